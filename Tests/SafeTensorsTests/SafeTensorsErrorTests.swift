@@ -8,11 +8,12 @@ final class SafeTensorsErrorTests: XCTestCase {
     private var dir: URL!
 
     override func setUpWithError() throws {
-        dir = try Fixtures.temporaryDirectory("st")
+        dir = try TestFiles.temporaryDirectory()
     }
 
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: dir)
+    override func tearDown() {
+        TestFiles.removeTemporaryDirectories()
+        super.tearDown()
     }
 
     private let eight = TestFiles.f32Bytes([1, 2])  // 8 bytes

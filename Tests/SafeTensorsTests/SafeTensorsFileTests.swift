@@ -4,6 +4,11 @@ import TestSupport
 import XCTest
 
 final class SafeTensorsFileTests: XCTestCase {
+    override func tearDown() {
+        TestFiles.removeTemporaryDirectories()
+        super.tearDown()
+    }
+
     private var model: URL { Fixtures.tinyModel.appendingPathComponent("model.safetensors") }
 
     func testOpensFixtureAndAgreesWithIndependentReader() throws {
@@ -54,7 +59,7 @@ final class SafeTensorsFileTests: XCTestCase {
     }
 
     func testMisalignedF32IsCopied() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let values: [Float] = [1.5, -2.25, 3.0e-5, .infinity]
         // A header padded so that the data starts at an odd address.
         let url = try TestFiles.raw(
@@ -69,7 +74,7 @@ final class SafeTensorsFileTests: XCTestCase {
     }
 
     func testEmptyAndScalarTensors() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let url = try TestFiles.raw(
             dir,
             header: #"{"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]},"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}"#,
@@ -80,7 +85,7 @@ final class SafeTensorsFileTests: XCTestCase {
     }
 
     func testNonFloatDTypeIsRefusedAsFloatsButReadableAsBytes() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         var writer = SafeTensorsWriter()
         try writer.add("ids", shape: [2], dtype: .i64, bytes: [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0])
         let url = dir.appendingPathComponent("ids.safetensors")

@@ -4,8 +4,13 @@ import TestSupport
 import XCTest
 
 final class SafeTensorsWriterTests: XCTestCase {
+    override func tearDown() {
+        TestFiles.removeTemporaryDirectories()
+        super.tearDown()
+    }
+
     func testRoundTripAllFloatDTypes() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let values: [Float] = [0, -0.0, 1, -2.5, 0.1, 65504, 1e-7, -3.0e38, .infinity, 0.33333334, 12345.678, -1e-3]
         var writer = SafeTensorsWriter(metadata: ["format": "pt", "note": "quote \" and \\ and é"])
         try writer.add("h", shape: [3, 4], values: values, as: .f16)
@@ -56,7 +61,7 @@ final class SafeTensorsWriterTests: XCTestCase {
         XCTAssertThrowsError(try writer.add("y", shape: [1], values: [1], as: .i32)) // floats as ints
         XCTAssertThrowsError(try writer.add("z", shape: [2], dtype: .i64, bytes: [1, 2]))
         XCTAssertThrowsError(try writer.add("__metadata__", shape: [1], values: [1]))
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let url = dir.appendingPathComponent("g.safetensors")
         try writer.write(to: url)
         let file = try SafeTensorsFile.open(url)

@@ -4,6 +4,11 @@ import TestSupport
 import XCTest
 
 final class ShardedSafeTensorsTests: XCTestCase {
+    override func tearDown() {
+        TestFiles.removeTemporaryDirectories()
+        super.tearDown()
+    }
+
     private func makeShards(_ dir: URL, index: String) throws -> URL {
         var one = SafeTensorsWriter()
         try one.add("a", shape: [2], values: [1, 2])
@@ -23,7 +28,7 @@ final class ShardedSafeTensorsTests: XCTestCase {
         """
 
     func testOpensEveryShard() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let sharded = try ShardedSafeTensors.open(index: try makeShards(dir, index: goodIndex))
         XCTAssertEqual(sharded.tensorNames, ["a", "b", "c"])
         XCTAssertEqual(sharded.shards.count, 2)
@@ -36,7 +41,7 @@ final class ShardedSafeTensorsTests: XCTestCase {
     }
 
     func testMissingShardNamesIndexKeyAndShard() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let index = try makeShards(dir, index: #"{"weight_map": {"a": "model-00001-of-00002.safetensors", "z": "gone.safetensors"}}"#)
         TestFiles.expectError(try ShardedSafeTensors.open(index: index), file: index, key: "z") {
             if case let .missingShard(_, "z", shard) = $0 { return shard.hasSuffix("gone.safetensors") }
@@ -45,7 +50,7 @@ final class ShardedSafeTensorsTests: XCTestCase {
     }
 
     func testKeyAbsentFromItsShard() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         let index = try makeShards(dir, index: #"{"weight_map": {"c": "model-00001-of-00002.safetensors"}}"#)
         TestFiles.expectError(
             try ShardedSafeTensors.open(index: index),
@@ -57,7 +62,7 @@ final class ShardedSafeTensorsTests: XCTestCase {
     }
 
     func testMalformedIndex() throws {
-        let dir = try Fixtures.temporaryDirectory("st")
+        let dir = try TestFiles.temporaryDirectory()
         for (i, text) in [#"{"weight_map": ["a"]}"#, "not json", #"{"weight_map": {}}"#,
                           #"{"weight_map": {"a": "../x.safetensors"}}"#].enumerated() {
             let index = try makeShards(dir, index: text)

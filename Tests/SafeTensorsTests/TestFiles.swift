@@ -5,6 +5,22 @@ import XCTest
 
 /// Hand-made safetensors files for the tests, built byte by byte (independently of the writer).
 enum TestFiles {
+    /// Folders made by the current test, removed by `removeTemporaryDirectories` in tearDown.
+    nonisolated(unsafe) private static var created: [URL] = []
+
+    /// A fresh temporary folder that the test's tearDown removes.
+    static func temporaryDirectory() throws -> URL {
+        let dir = try Fixtures.temporaryDirectory("stt")
+        created.append(dir)
+        return dir
+    }
+
+    /// Removes every folder `temporaryDirectory` made.
+    static func removeTemporaryDirectories() {
+        for dir in created { try? FileManager.default.removeItem(at: dir) }
+        created = []
+    }
+
     /// Writes 8-byte length + `header` (padded to `pad` with spaces) + `data` into `dir/name`.
     /// `declaredLength` overrides the length field, to make a lying header.
     static func raw(
