@@ -3,6 +3,7 @@ import Foundation
 /// One safetensors file, memory-mapped read-only; its header parsed and checked on open.
 ///
 /// Opening maps the file without reading the tensor data; F32 tensors are then read in place.
+/// The data is little-endian, as is every host this runs on (x86_64, arm64), so F32 needs no swap.
 /// Every check of the header (lengths, JSON, dtypes, offsets, overlaps, truncation) happens in
 /// `open`, so a file that opens is one whose every tensor can be read.
 public final class SafeTensorsFile: TensorSource, @unchecked Sendable {

@@ -164,18 +164,26 @@ public struct SafeTensorsWriter {
         }
         var out = Data(count: entry.byteCount)
         out.withUnsafeMutableBytes { raw in
-            switch entry.dtype {
-            case .f16:
-                for (i, x) in values.enumerated() {
-                    raw.storeBytes(of: FloatConversion.halfBits(from: x).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-                }
-            case .bf16:
-                for (i, x) in values.enumerated() {
-                    raw.storeBytes(of: FloatConversion.bfloat16Bits(from: x).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-                }
-            default:
-                for (i, x) in values.enumerated() {
-                    raw.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+            values.withUnsafeBufferPointer { v in
+                switch entry.dtype {
+                case .f16:
+                    for i in 0..<v.count {
+                        raw.storeBytes(of: FloatConversion.halfBits(from: v[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    }
+                case .bf16:
+                    for i in 0..<v.count {
+                        raw.storeBytes(of: FloatConversion.bfloat16Bits(from: v[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    }
+                default:
+                    #if _endian(little)
+                    if let base = raw.baseAddress, let source = v.baseAddress {
+                        base.copyMemory(from: source, byteCount: 4 * v.count)
+                    }
+                    #else
+                    for i in 0..<v.count {
+                        raw.storeBytes(of: v[i].bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    }
+                    #endif
                 }
             }
         }
