@@ -1,0 +1,51 @@
+import Foundation
+import LMTokenizer
+import TestSupport
+import XCTest
+
+/// The golden cases: every fixture line must give exactly HF's ids in all three settings, from both
+/// file formats, and decode back to its text.
+final class TokenizerCasesTests: XCTestCase {
+    func testFixtureHasAllCases() throws {
+        XCTAssertEqual(try TokenizerFixtures.cases().count, 150)
+    }
+
+    func testIdsMatchHuggingFace() throws {
+        try checkCases(TokenizerFixtures.fromVocabAndMerges.get())
+    }
+
+    func testTokenizerJSONGivesTheSameIds() throws {
+        try checkCases(TokenizerFixtures.fromTokenizerJSON.get())
+    }
+
+    func testDecodeGivesBackTheText() throws {
+        let tokenizer = try TokenizerFixtures.tokenizer()
+        for c in try TokenizerFixtures.cases() {
+            let decoded = try tokenizer.decode(c.ids)
+            XCTAssertEqual(Array(decoded.utf8), Array(c.text.utf8), "line \(c.line): \(c.text.debugDescription)")
+        }
+    }
+
+    func testLoadDirectoryReadsTheFixtureModel() throws {
+        let tokenizer = try GPT2Tokenizer.load(directory: Fixtures.tinyModel)
+        XCTAssertEqual(tokenizer.vocabularySize, 50257)
+        XCTAssertEqual(tokenizer.endOfTextId, 50256)
+        XCTAssertEqual(tokenizer.encode("Hello world"), [15496, 995])
+    }
+
+    private func checkCases(_ tokenizer: GPT2Tokenizer, file: StaticString = #filePath, line: UInt = #line) throws {
+        var mismatches = 0
+        for c in try TokenizerFixtures.cases() {
+            let plain = tokenizer.encode(c.text)
+            let prefixed = tokenizer.encode(c.text, addPrefixSpace: true)
+            let split = tokenizer.encode(c.text, splitSpecialTokens: true)
+            for (name, got, want) in [("ids", plain, c.ids), ("ids_prefix_space", prefixed, c.idsPrefixSpace),
+                                      ("ids_split_special", split, c.idsSplitSpecial)] where got != want {
+                mismatches += 1
+                XCTFail("line \(c.line) \(name) of \(c.text.prefix(60).debugDescription): got \(got), want \(want)",
+                        file: file, line: line)
+            }
+        }
+        XCTAssertEqual(mismatches, 0, file: file, line: line)
+    }
+}
