@@ -153,7 +153,6 @@ public final class GPT2Tokenizer: @unchecked Sendable {
 
     /// Reusable buffers for one `encode` call.
     private struct Scratch {
-        var ids: [Int32] = []
         var symbols: [Int32] = []
         var prefixed: [UInt8] = []
     }
@@ -198,39 +197,50 @@ public final class GPT2Tokenizer: @unchecked Sendable {
                                                prefixedAt origin: Int?, _ scratch: inout Scratch, _ sink: inout Sink) {
         var scanner = PreTokenizer(bytes: bytes, start: range.lowerBound, end: range.upperBound)
         while let piece = scanner.next() {
-            scratch.ids.removeAll(keepingCapacity: true)
-            wordIds(UnsafeBufferPointer(rebasing: bytes[piece]), &scratch)
-            guard Sink.wantsOffsets else {
-                for id in scratch.ids { sink.add(id, 0, 0) }
+            if piece.count == 1 {
+                let id = byteIds[Int(bytes[piece.lowerBound])]
+                if let origin {
+                    sink.add(id, origin + max(piece.lowerBound - 1, 0), origin + piece.lowerBound)
+                } else {
+                    sink.add(id, piece.lowerBound, piece.upperBound)
+                }
                 continue
             }
-            var position = piece.lowerBound
-            for id in scratch.ids {
-                let next = position + Int(byteOffsets[Int(id) + 1] - byteOffsets[Int(id)])
-                if let origin {
-                    sink.add(id, origin + max(position - 1, 0), origin + max(next - 1, 0))
-                } else {
-                    sink.add(id, position, next)
-                }
-                position = next
+            let word = UnsafeBufferPointer(rebasing: bytes[piece])
+            let hash = WordCache.hash(word)
+            let cached = cache.withIds(of: word, hash: hash) { ids in
+                emit(ids, at: piece.lowerBound, origin: origin, &sink)
+            }
+            if cached { continue }
+            scratch.symbols.removeAll(keepingCapacity: true)
+            for byte in word { scratch.symbols.append(byteIds[Int(byte)]) }
+            merges.merge(&scratch.symbols)
+            scratch.symbols.withUnsafeBufferPointer { ids in
+                emit(ids, at: piece.lowerBound, origin: origin, &sink)
+                cache.insert(word, hash: hash, ids: ids)
             }
         }
     }
 
-    /// Appends the BPE ids of one pre-tokenized word to `scratch.ids`, from the cache if possible.
+    /// Hands one word's ids to the sink with their byte ranges, the word starting at `position` of the
+    /// buffer being scanned (see `encodePieces` for `origin`).
     @inline(__always)
-    private func wordIds(_ word: UnsafeBufferPointer<UInt8>, _ scratch: inout Scratch) {
-        if word.count == 1 {
-            scratch.ids.append(byteIds[Int(word[0])])
+    private func emit<Sink: TokenSink>(_ ids: UnsafeBufferPointer<Int32>, at position: Int, origin: Int?,
+                                       _ sink: inout Sink) {
+        guard Sink.wantsOffsets else {
+            for id in ids { sink.add(id, 0, 0) }
             return
         }
-        let hash = WordCache.hash(word)
-        if cache.lookup(word, hash: hash, appendingTo: &scratch.ids) { return }
-        scratch.symbols.removeAll(keepingCapacity: true)
-        for byte in word { scratch.symbols.append(byteIds[Int(byte)]) }
-        merges.merge(&scratch.symbols)
-        scratch.ids.append(contentsOf: scratch.symbols)
-        cache.insert(word, hash: hash, ids: scratch.symbols[...])
+        var position = position
+        for id in ids {
+            let next = position + Int(byteOffsets[Int(id) + 1] - byteOffsets[Int(id)])
+            if let origin {
+                sink.add(id, origin + max(position - 1, 0), origin + max(next - 1, 0))
+            } else {
+                sink.add(id, position, next)
+            }
+            position = next
+        }
     }
 
     // MARK: - Decoding and lookups

@@ -11,14 +11,24 @@ struct PreTokenizer {
         case letter, number, whitespace, other
     }
 
-    /// Classes of the scalars below `tableLimit`, computed once; rarer scalars are classified on the fly.
-    private static let tableLimit = 0x3000
-    private static let classTable: [CharClass] = (0..<tableLimit).map { classifySlow(UInt32($0)) }
+    /// Classes of the scalars below `tableLimit`, computed once and never freed; rarer scalars are
+    /// classified on the fly. A raw pointer copied into each scanner, because reading a lazily
+    /// initialised global costs a `swift_once` check per character.
+    private static let tableLimit: UInt32 = 0x3000
+    private static let sharedTable: UnsafePointer<CharClass> = {
+        let table = UnsafeMutablePointer<CharClass>.allocate(capacity: Int(tableLimit))
+        for value in 0..<tableLimit { (table + Int(value)).initialize(to: classifySlow(value)) }
+        return UnsafePointer(table)
+    }()
 
     /// The class of one scalar value.
-    @inline(__always)
     static func classify(_ value: UInt32) -> CharClass {
-        value < tableLimit ? classTable.withUnsafeBufferPointer { $0[Int(value)] } : classifySlow(value)
+        value < tableLimit ? sharedTable[Int(value)] : classifySlow(value)
+    }
+
+    @inline(__always)
+    private func classify(_ value: UInt32) -> CharClass {
+        value < PreTokenizer.tableLimit ? table[Int(value)] : PreTokenizer.classifySlow(value)
     }
 
     /// The class from Unicode properties: `\p{L}`, `\p{N}`, `\s`, or anything else.
@@ -34,6 +44,7 @@ struct PreTokenizer {
         }
     }
 
+    private let table: UnsafePointer<CharClass>
     private let bytes: UnsafeBufferPointer<UInt8>
     private var position: Int
     private let end: Int
@@ -41,6 +52,7 @@ struct PreTokenizer {
     /// A scanner over `bytes[start..<end]`, which must be valid UTF-8 (the bytes of a Swift string).
     /// The regex's lookahead stops at `end`, as it does at the end of a Hugging Face split.
     init(bytes: UnsafeBufferPointer<UInt8>, start: Int, end: Int) {
+        self.table = PreTokenizer.sharedTable
         self.bytes = bytes
         self.position = start
         self.end = end
@@ -50,7 +62,7 @@ struct PreTokenizer {
     @inline(__always)
     private func scalar(at index: Int) -> (CharClass, Int) {
         let lead = bytes[index]
-        if lead < 0x80 { return (PreTokenizer.classify(UInt32(lead)), 1) }
+        if lead < 0x80 { return (classify(UInt32(lead)), 1) }
         // Valid UTF-8 is guaranteed, but a truncated sequence must still not read past `end`.
         var value: UInt32
         var length: Int
@@ -65,7 +77,7 @@ struct PreTokenizer {
         for offset in 1..<max(length, 1) {
             value = value << 6 | UInt32(bytes[index + offset] & 0x3F)
         }
-        return (PreTokenizer.classify(value), max(length, 1))
+        return (classify(value), max(length, 1))
     }
 
     /// The end of the run of scalars of class `cls` that starts at `index`.
@@ -75,7 +87,7 @@ struct PreTokenizer {
         while i < end {
             let lead = bytes[i]
             if lead < 0x80 {
-                if PreTokenizer.classify(UInt32(lead)) != cls { break }
+                if classify(UInt32(lead)) != cls { break }
                 i += 1
             } else {
                 let (c, length) = scalar(at: i)

@@ -16,28 +16,40 @@ final class WordCache: @unchecked Sendable {
         var valueCount: Int32 = 0
     }
 
+    /// The mutable state lives behind a pointer: a class's stored `var`s would pay a dynamic
+    /// exclusivity check on every access, which showed up in profiles of the per-word lookup.
+    private struct State {
+        var entries: [Entry]
+        var keyArena: [UInt8] = []
+        var valueArena: [Int32] = []
+        var count = 0
+    }
+
     private let lock = NSLock()
     private let maxEntries: Int
     private let mask: Int
-    private var entries: [Entry]
-    private var keyArena: [UInt8] = []
-    private var valueArena: [Int32] = []
-    private var count = 0
+    private let state: UnsafeMutablePointer<State>
 
-    /// A cache holding at most `maxEntries` words (rounded so the table stays at most half full).
+    /// A cache holding at most `maxEntries` words (the table stays at most half full).
     init(maxEntries: Int = 1 << 16) {
         var size = 16
         while size < maxEntries * 2 { size *= 2 }
         self.maxEntries = max(1, maxEntries)
         self.mask = size - 1
-        self.entries = [Entry](repeating: Entry(), count: size)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(entries: [Entry](repeating: Entry(), count: size)))
+    }
+
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// The number of cached words.
     var wordCount: Int {
         lock.lock()
         defer { lock.unlock() }
-        return count
+        return state.pointee.count
     }
 
     /// Empties the cache.
@@ -48,10 +60,12 @@ final class WordCache: @unchecked Sendable {
     }
 
     private func clearLocked() {
-        for i in entries.indices { entries[i].keyOffset = -1 }
-        keyArena.removeAll(keepingCapacity: true)
-        valueArena.removeAll(keepingCapacity: true)
-        count = 0
+        state.pointee.entries.withUnsafeMutableBufferPointer { entries in
+            for i in entries.indices { entries[i].keyOffset = -1 }
+        }
+        state.pointee.keyArena.removeAll(keepingCapacity: true)
+        state.pointee.valueArena.removeAll(keepingCapacity: true)
+        state.pointee.count = 0
     }
 
     /// A 64-bit hash of `bytes`, eight at a time.
@@ -81,50 +95,59 @@ final class WordCache: @unchecked Sendable {
         return h ^ (h >> 29)
     }
 
-    private func keyMatches(_ entry: Entry, _ word: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard Int(entry.keyLength) == word.count else { return false }
-        return keyArena.withUnsafeBufferPointer { arena in
-            memcmp(arena.baseAddress! + Int(entry.keyOffset), word.baseAddress!, word.count) == 0
+    /// The slot holding `word`, or the free slot where it would go.
+    @inline(__always)
+    private func find(_ word: UnsafeBufferPointer<UInt8>, hash: UInt64) -> (slot: Int, found: Bool) {
+        state.pointee.entries.withUnsafeBufferPointer { entries in
+            state.pointee.keyArena.withUnsafeBufferPointer { keys in
+                var i = Int(truncatingIfNeeded: hash) & mask
+                while true {
+                    let entry = entries[i]
+                    if entry.keyOffset < 0 { return (i, false) }
+                    if entry.hash == hash, Int(entry.keyLength) == word.count,
+                       memcmp(keys.baseAddress! + Int(entry.keyOffset), word.baseAddress!, word.count) == 0 {
+                        return (i, true)
+                    }
+                    i = (i + 1) & mask
+                }
+            }
         }
     }
 
-    /// Appends the cached ids of `word` to `output` and returns true, or returns false on a miss.
-    func lookup(_ word: UnsafeBufferPointer<UInt8>, hash: UInt64, appendingTo output: inout [Int32]) -> Bool {
+    /// Calls `body` with the cached ids of `word` (under the lock, so it must be quick) and returns
+    /// true, or returns false on a miss.
+    @inline(__always)
+    func withIds(of word: UnsafeBufferPointer<UInt8>, hash: UInt64,
+                 _ body: (UnsafeBufferPointer<Int32>) -> Void) -> Bool {
+        guard word.count > 0, word.count <= WordCache.maxWordLength else { return false }
         lock.lock()
         defer { lock.unlock() }
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let entry = entries[i]
-            if entry.keyOffset < 0 { return false }
-            if entry.hash == hash, keyMatches(entry, word) {
-                let start = Int(entry.valueOffset)
-                output.append(contentsOf: valueArena[start..<(start + Int(entry.valueCount))])
-                return true
-            }
-            i = (i + 1) & mask
+        let (slot, found) = find(word, hash: hash)
+        guard found else { return false }
+        let entry = state.pointee.entries[slot]
+        state.pointee.valueArena.withUnsafeBufferPointer { values in
+            body(UnsafeBufferPointer(rebasing: values[Int(entry.valueOffset)..<Int(entry.valueOffset + entry.valueCount)]))
         }
+        return true
     }
 
-    /// Remembers the ids of `word` (a no-op if it is already cached).
-    func insert(_ word: UnsafeBufferPointer<UInt8>, hash: UInt64, ids: ArraySlice<Int32>) {
+    /// Remembers the ids of `word` (a no-op if it is already cached or too long).
+    func insert(_ word: UnsafeBufferPointer<UInt8>, hash: UInt64, ids: UnsafeBufferPointer<Int32>) {
         guard word.count > 0, word.count <= WordCache.maxWordLength else { return }
         lock.lock()
         defer { lock.unlock() }
-        if count >= maxEntries { clearLocked() }
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while entries[i].keyOffset >= 0 {
-            if entries[i].hash == hash, keyMatches(entries[i], word) { return }
-            i = (i + 1) & mask
-        }
-        entries[i] = Entry(
+        if state.pointee.count >= maxEntries { clearLocked() }
+        let (slot, found) = find(word, hash: hash)
+        guard !found else { return }
+        state.pointee.entries[slot] = Entry(
             hash: hash,
-            keyOffset: Int32(keyArena.count),
+            keyOffset: Int32(state.pointee.keyArena.count),
             keyLength: Int32(word.count),
-            valueOffset: Int32(valueArena.count),
+            valueOffset: Int32(state.pointee.valueArena.count),
             valueCount: Int32(ids.count)
         )
-        keyArena.append(contentsOf: word)
-        valueArena.append(contentsOf: ids)
-        count += 1
+        state.pointee.keyArena.append(contentsOf: word)
+        state.pointee.valueArena.append(contentsOf: ids)
+        state.pointee.count += 1
     }
 }
