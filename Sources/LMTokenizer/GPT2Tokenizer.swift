@@ -129,6 +129,7 @@ public final class GPT2Tokenizer: @unchecked Sendable {
         self.merges = table
         self.addedTokens = AddedTokenMatcher(definition.addedTokens)
         self.nonSpecialAddedTokens = AddedTokenMatcher(definition.addedTokens.filter { !$0.special })
+        PreTokenizer.prepare()
     }
 
     // MARK: - Encoding
@@ -181,7 +182,9 @@ public final class GPT2Tokenizer: @unchecked Sendable {
             encodePieces(bytes, range, prefixedAt: nil, &scratch, &sink)
             return
         }
+        // Taken out of the scratch (and put back) so that it stays uniquely referenced and is reused.
         var prefixed = scratch.prefixed
+        scratch.prefixed = []
         prefixed.removeAll(keepingCapacity: true)
         prefixed.append(0x20)
         prefixed.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[range]))

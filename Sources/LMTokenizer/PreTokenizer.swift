@@ -14,7 +14,7 @@ struct PreTokenizer {
     /// Classes of the scalars below `tableLimit`, computed once and never freed; rarer scalars are
     /// classified on the fly. A raw pointer copied into each scanner, because reading a lazily
     /// initialised global costs a `swift_once` check per character.
-    private static let tableLimit: UInt32 = 0x3000
+    private static let tableLimit: UInt32 = 0x10000
     private static let sharedTable: UnsafePointer<CharClass> = {
         let table = UnsafeMutablePointer<CharClass>.allocate(capacity: Int(tableLimit))
         for value in 0..<tableLimit { (table + Int(value)).initialize(to: classifySlow(value)) }
@@ -31,17 +31,32 @@ struct PreTokenizer {
         value < PreTokenizer.tableLimit ? table[Int(value)] : PreTokenizer.classifySlow(value)
     }
 
+    /// The newest Unicode version that Hugging Face tokenizers' Oniguruma knows. A scalar assigned later
+    /// is unassigned (Cn) there, so neither `\p{L}` nor `\p{N}`, whatever Swift's newer tables say:
+    /// "\u{32531}'m" splits as "\u{32531}'" + "m" in HF, not "\u{32531}" + "'m". Checked against HF
+    /// (tokenizers 0.23.3) on every code point with Swift 6.3's Unicode 17 tables: with this cut-off
+    /// the classes agree everywhere.
+    static let oldestUnknownVersion = (major: 16, minor: 1)
+
     /// The class from Unicode properties: `\p{L}`, `\p{N}`, `\s`, or anything else.
     static func classifySlow(_ value: UInt32) -> CharClass {
         guard let scalar = Unicode.Scalar(value) else { return .other }
+        let cls: CharClass
         switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-            return .letter
+            cls = .letter
         case .decimalNumber, .letterNumber, .otherNumber:
-            return .number
+            cls = .number
         default:
             return scalar.properties.isWhitespace ? .whitespace : .other
         }
+        if let age = scalar.properties.age, (age.major, age.minor) >= oldestUnknownVersion { return .other }
+        return cls
+    }
+
+    /// Builds the shared class table now rather than on the first character encoded.
+    static func prepare() {
+        _ = sharedTable
     }
 
     private let table: UnsafePointer<CharClass>

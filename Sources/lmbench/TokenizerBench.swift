@@ -37,7 +37,10 @@ enum TokenizerBench {
         var start = Date()
         let tokenizer = try GPT2Tokenizer.load(directory: URL(fileURLWithPath: directory))
         let loadSeconds = Date().timeIntervalSince(start)
-        print("tokenizer: \(directory), loaded in \(ms(loadSeconds))")
+        start = Date()
+        _ = tokenizer.encode("é")
+        let firstSeconds = Date().timeIntervalSince(start)
+        print("tokenizer: \(directory), loaded in \(ms(loadSeconds)), first encode (one-time tables) \(ms(firstSeconds))")
         print("text: \(source), \(text.utf8.count) bytes")
 
         var coldTimes: [Double] = []

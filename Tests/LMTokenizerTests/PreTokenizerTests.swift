@@ -46,6 +46,13 @@ final class PreTokenizerTests: XCTestCase {
         XCTAssertEqual(pieces("👩\u{200D}👧 ok"), ["👩\u{200D}👧", " ok"])
     }
 
+    func testUnicode17CharactersAreOther() {
+        XCTAssertEqual(pieces("\u{32531}'m"), ["\u{32531}'", "m"])
+        XCTAssertEqual(PreTokenizer.classify(0x88F), .other)
+        XCTAssertEqual(PreTokenizer.classify(0x11DE0), .other)
+        XCTAssertEqual(PreTokenizer.classify(0x4E00), .letter)
+    }
+
     func testEmptyText() {
         XCTAssertEqual(pieces(""), [])
     }

@@ -30,7 +30,11 @@ enum TokenizerFixtures {
 
     /// All the cases, in file order.
     static func cases() throws -> [Case] {
-        let text = try String(contentsOf: Fixtures.tokenizerCases, encoding: .utf8)
+        try parseCases(String(contentsOf: Fixtures.tokenizerCases, encoding: .utf8))
+    }
+
+    /// Cases from JSON lines with `text`, `ids`, `ids_prefix_space` and `ids_split_special`.
+    static func parseCases(_ text: String) throws -> [Case] {
         var cases: [Case] = []
         for (index, line) in text.split(separator: "\n").enumerated() {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
