@@ -117,7 +117,9 @@ public final class Engine: @unchecked Sendable {
             throw EngineError.invalidArgument(name: "logprobs", reason: "must be between 0 and 20")
         }
         var sampler = try Sampler(options: options)
-        let room = min(options.maxTokens, info.nPositions - 1)
+        // The prompt keeps room for the new tokens, but never less than half the context; generation
+        // ends ("length") when prompt and new tokens fill the context.
+        let room = min(options.maxTokens, info.nPositions / 2)
         let (context, truncated) = try fitContext(ids, room: room)
         var stream = TextStream(stops: options.stop)
         var newIds: [Int] = [], tokens: [GeneratedToken] = []
@@ -147,7 +149,7 @@ public final class Engine: @unchecked Sendable {
                 }
                 newIds.append(token.id)
                 tokens.append(token)
-                let last = finish == .stop || newIds.count == options.maxTokens || cache.count >= cache.capacity
+                let last = finish == .stop || newIds.count == options.maxTokens || cache.count + 1 >= cache.capacity
                 if last { token.textDelta += stream.finish() }
                 onToken(token)
                 if last { return }

@@ -1,1 +1,14 @@
-print("not yet")
+import Foundation
+
+// Temporary dispatch until the full lmbench lands: only `lmbench tokenizer [FILE]` exists so far.
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "tokenizer" {
+    do {
+        try TokenizerBench.run(arguments: Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("lmbench: \(error)\n".utf8))
+        exit(1)
+    }
+} else {
+    print("not yet")
+}
