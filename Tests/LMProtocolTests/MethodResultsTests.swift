@@ -70,7 +70,7 @@ final class MethodResultsTests: XCTestCase {
         XCTAssertEqual(Float32Base64.encode([1.0]), "AACAPw==")
         XCTAssertEqual(Float32Base64.encode([1.0, -2.0]), "AACAPwAAAMA=")
         XCTAssertEqual(Float32Base64.encode([1.0, -2.0, 0.5]), "AACAPwAAAMAAAAA/")
-        let sample: [Float] = [0, -0, 1e-45, .greatestFiniteMagnitude, -3.25, .infinity]
+        let sample: [Float] = [0, -0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -3.25, .infinity]
         let decoded = try XCTUnwrap(Float32Base64.decode(Float32Base64.encode(sample)))
         XCTAssertEqual(decoded.map(\.bitPattern), sample.map(\.bitPattern))
         // Foundation agrees on the bytes.
