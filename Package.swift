@@ -8,6 +8,7 @@
 //   LMProtocol                               — JSON and JSON-RPC wire types; knows nothing of the engine
 //   LMServer                                 — maps wire methods onto the engine; sockets
 //   LMClient                                 — a client of the wire protocol
+//   ModelHub                                 — model ids: the Hugging Face cache and downloads
 //   lmd, lmctl, lmbench                      — thin executables
 import PackageDescription
 
@@ -32,10 +33,11 @@ let package = Package(
         .target(name: "GPT2", dependencies: ["SafeTensors", "LMKernels"]),
         .target(name: "LMEngine", dependencies: ["GPT2", "LMTokenizer", "LMKernels"]),
         .target(name: "LMProtocol"),
+        .target(name: "ModelHub"),
         .target(name: "LMServer", dependencies: ["LMProtocol", "LMEngine"]),
         .target(name: "LMClient", dependencies: ["LMProtocol"]),
-        .executableTarget(name: "lmd", dependencies: ["LMServer"]),
-        .executableTarget(name: "lmctl", dependencies: ["LMClient", "LMProtocol"]),
+        .executableTarget(name: "lmd", dependencies: ["LMServer", "ModelHub"]),
+        .executableTarget(name: "lmctl", dependencies: ["LMClient", "LMProtocol", "ModelHub"]),
         .executableTarget(name: "lmbench", dependencies: ["LMEngine", "LMClient", "SafeTensors", "GPT2", "LMKernels"]),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "GPT2Tests", dependencies: ["GPT2", "SafeTensors", "TestSupport"]),
         .testTarget(name: "LMEngineTests", dependencies: ["LMEngine", "TestSupport"]),
         .testTarget(name: "LMProtocolTests", dependencies: ["LMProtocol", "TestSupport"]),
+        .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport"]),
         .testTarget(
             name: "LMServerTests",
             dependencies: ["LMServer", "LMClient", "LMProtocol", "TestSupport", "lmd", "lmctl"]

@@ -1,0 +1,7 @@
+import XCTest
+
+final class PlaceholderTests: XCTestCase {
+    func testFixturesPresent() throws {
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(#filePath)"))
+    }
+}
