@@ -85,7 +85,8 @@ enum Command {
             if json { return printJSON(result) }
             print(result["text"]?.stringValue ?? result.description)
         case let .forward(text, last):
-            let result = try client.call("forward", params: ["text": .string(text), "positions": last ? "last" : "all"])
+            let result = try client.call(
+                "forward", params: ["text": .string(text), "positions": last ? "last" : "all", "encoding": "base64"])
             if json { return printJSON(result) }
             try Output.logits(result, client: client)
         case let .topk(text, k):

@@ -8,61 +8,58 @@ enum Output {
     static func quoted(_ token: String) -> String { JSONValue.string(token).description }
 
     /// `tokenize`: one line per token: id, quoted token, byte range.
-    static func tokens(_ result: JSONValue) {
-        guard let tokens = result["tokens"]?.arrayValue else { return print(result.description) }
-        for token in tokens {
-            let id = token["id"]?.intValue.map(String.init) ?? "?"
-            let text = token["text"]?.stringValue ?? token["token"]?.stringValue ?? ""
-            var line = "\(id.leftPadded(6))  \(quoted(text))"
-            if let start = token["start"]?.intValue, let end = token["end"]?.intValue { line += "  [\(start), \(end))" }
+    static func tokens(_ json: JSONValue) {
+        guard let result = TokenizeResult(json: json) else { return print(json.description) }
+        for (index, id) in result.ids.enumerated() {
+            let token = index < result.tokens.count ? quoted(result.tokens[index]) : "?"
+            var line = "\(String(id).leftPadded(6))  \(token)"
+            if index < result.offsets.count { line += "  [\(result.offsets[index].lowerBound), \(result.offsets[index].upperBound))" }
             print(line)
         }
     }
 
     /// `topk`: one line per token: rank, quoted token, probability.
-    static func topK(_ result: JSONValue) {
-        let tokens = result["tokens"]?.arrayValue ?? []
-        let probs = result["probs"]?.arrayValue ?? []
-        guard !tokens.isEmpty else { return print(result.description) }
-        for (rank, token) in tokens.enumerated() {
-            // Either parallel arrays (tokens, probs) or one object per token.
-            let text = token.stringValue ?? token["token"]?.stringValue ?? ""
-            let p = (rank < probs.count ? probs[rank].doubleValue : nil) ?? token["prob"]?.doubleValue
-            print("\(String(rank + 1).leftPadded(3))  \(quoted(text).rightPadded(18))  \(p.map(probability) ?? "?")")
+    static func topK(_ json: JSONValue) {
+        guard let result = TopKResult(json: json) else { return print(json.description) }
+        let width = min(24, (result.tokens.map { quoted($0).count }.max() ?? 0))
+        for (rank, token) in result.tokens.enumerated() {
+            let p = rank < result.probs.count ? probability(Double(result.probs[rank])) : "?"
+            print("\(String(rank + 1).leftPadded(3))  \(quoted(token).rightPadded(width))  \(p)")
         }
     }
 
     static func probability(_ p: Double) -> String {
-        p >= 0.001 ? String(format: "%.4f", p) : String(format: "%.3e", p)
+        p >= 0.001 || p == 0 ? String(format: "%.4f", p) : String(format: "%.3e", p)
     }
 
-    /// `forward`: the shape, then for each row the most likely next token and its logit.
-    static func logits(_ result: JSONValue, client: LMClient) throws {
-        guard let rows = result["rows"]?.intValue, let vocab = result["vocab_size"]?.intValue,
-            let encoded = result["logits_base64"]?.stringValue, let data = Data(base64Encoded: encoded),
-            data.count == rows * vocab * 4, vocab > 0
-        else { return print(result.description) }
-        let values: [Float] = data.withUnsafeBytes { raw in
-            (0..<(rows * vocab)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-        }
-        print("logits: \(rows) × \(vocab)")
-        var best: [(Int, Float)] = []
-        for row in 0..<rows {
-            var index = 0
-            for v in 1..<vocab where values[row * vocab + v] > values[row * vocab + index] { index = v }
-            best.append((index, values[row * vocab + index]))
-        }
-        let names = try? client.call("detokenize", params: ["ids": .array(best.map { .int($0.0) }), "each": true])
-        let texts = names?["tokens"]?.arrayValue?.compactMap(\.stringValue)
-        for (row, (id, logit)) in best.enumerated() {
-            let token = texts.flatMap { row < $0.count ? quoted($0[row]) : nil } ?? "#\(id)"
-            print("\(String(row).leftPadded(5))  best next \(token.rightPadded(16)) (id \(id), logit \(String(format: "%.4f", logit)))")
+    /// `forward`: the shape, then for each position its token and the most likely next token with its logit.
+    static func logits(_ json: JSONValue, client: LMClient) throws {
+        guard let result = ForwardResult(json: json), result.columns > 0,
+            result.values.count == result.rows * result.columns
+        else { return print(json.description) }
+        print("logits: \(result.rows) × \(result.columns)")
+        let firstRow = result.ids.count - result.rows  // --last: the one row is the last position
+        for row in 0..<result.rows {
+            let values = result.values[(row * result.columns)..<((row + 1) * result.columns)]
+            var best = values.startIndex
+            for index in values.indices where values[index] > values[best] { best = index }
+            let nextID = best - values.startIndex
+            let position = firstRow + row
+            let inputID = position >= 0 && position < result.ids.count ? result.ids[position] : nil
+            let input = inputID.map { "\(quoted(text(of: $0, client: client))) (\($0))" } ?? "?"
+            let next = "\(quoted(text(of: nextID, client: client))) (\(nextID))"
+            print("\(String(position).leftPadded(5))  \(input.rightPadded(20))  → \(next.rightPadded(20))  logit \(String(format: "%.4f", values[best]))")
         }
     }
 
-    /// The text a streaming notification carries, if any.
+    private static func text(of id: Int, client: LMClient) -> String {
+        (try? client.call("detokenize", params: ["ids": [.int(id)]]))?["text"]?.stringValue ?? "#\(id)"
+    }
+
+    /// The text a `complete/delta` notification carries.
     static func deltaText(_ notification: LMNotification) -> String? {
-        notification.params["text"]?.stringValue ?? notification.params["delta"]?.stringValue
+        guard notification.method == CompleteDelta.method else { return nil }
+        return CompleteDelta(json: notification.params)?.text
     }
 
     /// `info`: one `key: value` line per member.
