@@ -1,0 +1,48 @@
+import Foundation
+
+/// Ranking over a row of logits: the k largest, and log-softmax normalisers — what `topk` and
+/// `logprobs` need, without sorting all 50,257 entries.
+enum TokenRanking {
+    /// Indices of the k largest values of logits[V], largest first; ties go to the lower id.
+    static func top(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [Int] {
+        let k = min(max(k, 0), logits.count)
+        guard k > 0 else { return [] }
+        if k * 16 >= logits.count {
+            return Array(logits.indices.sorted { precedes($0, $1, logits) }.prefix(k))
+        }
+        // A sorted window of the best k so far; most entries fail the first comparison with its last.
+        var best: [Int] = []
+        best.reserveCapacity(k + 1)
+        for i in logits.indices {
+            if best.count == k, !precedes(i, best[k - 1], logits) { continue }
+            var lo = 0, hi = best.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if precedes(best[mid], i, logits) { lo = mid + 1 } else { hi = mid }
+            }
+            best.insert(i, at: lo)
+            if best.count > k { best.removeLast() }
+        }
+        return best
+    }
+
+    /// Whether index a ranks before index b: the larger logit first, NaN last, the lower id on ties.
+    @inline(__always)
+    static func precedes(_ a: Int, _ b: Int, _ x: UnsafeBufferPointer<Float>) -> Bool {
+        let va = x[a], vb = x[b]
+        if va.isNaN { return false }
+        if vb.isNaN { return true }
+        return va > vb || (va == vb && a < b)
+    }
+
+    /// log Σ exp(x) over the whole row, accumulated in Double so that probabilities of a 50,257-way
+    /// softmax keep float32 accuracy.
+    static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
+        var mx = -Float.infinity
+        for v in logits where v > mx { mx = v }
+        guard mx.isFinite else { return Double(mx) }
+        var sum = 0.0
+        for v in logits { sum += Foundation.exp(Double(v - mx)) }
+        return Double(mx) + Foundation.log(sum)
+    }
+}
