@@ -175,5 +175,6 @@ public final class DaemonProcess {
 public struct DaemonProcessError: Error, CustomStringConvertible {
     /// What happened.
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// An error saying `description`.
+    public init(_ description: String) { self.description = description }
 }
