@@ -211,8 +211,9 @@ end
 -- Tests
 
 local tests = {}
-local function test(name, fn)
-  tests[#tests + 1] = { name = name, fn = fn }
+--- A test; `needs_suggest`: it is skipped when the daemon has no `suggest` method yet.
+local function test(name, fn, needs_suggest)
+  tests[#tests + 1] = { name = name, fn = fn, needs_suggest = needs_suggest }
 end
 
 test("setup and :LmdStatus", function()
@@ -245,7 +246,7 @@ test("omnifunc items equal what suggest returns", function()
   if s1.label:sub(-#s1.insert) == s1.insert and s1.label:sub(1, 2) == "we" then
     equal(start, #"I wish I ", "start column")
   end
-end)
+end, true)
 
 test("<C-x><C-o> shows the same items in the menu", function()
   fresh_buffer()
@@ -263,7 +264,7 @@ test("<C-x><C-o> shows the same items in the menu", function()
   equal(words, want, "menu words")
   feed("<C-y>")
   check(vim.fn.pumvisible() == 0, "menu still open")
-end)
+end, true)
 
 test("ghost text appears for the best suggestion and the accept key inserts it", function()
   fresh_buffer()
@@ -283,7 +284,7 @@ test("ghost text appears for the best suggestion and the accept key inserts it",
   local longer = line()
   check(wait_for(function() return lmd.ghost_visible() end, 20000), "no ghost text after accepting")
   equal(lmd.ghost_text(), expected_suggestions(longer)[1].insert, "ghost text after accepting")
-end)
+end, true)
 
 test("typing hides the ghost text; the accept key without ghost text is a plain <Tab>", function()
   fresh_buffer()
@@ -297,7 +298,7 @@ test("typing hides the ghost text; the accept key without ghost text is a plain 
   sleep(150)
   check(not lmd.ghost_visible(), "ghost text while suggestions are off")
   lmd.toggle(true)
-end)
+end, true)
 
 test("a newer change cancels the request in flight with $/cancelRequest", function()
   fresh_buffer()
@@ -322,7 +323,7 @@ test("a newer change cancels the request in flight with $/cancelRequest", functi
   equal(received(first).error and received(first).error.code, -32800, "the superseded request's answer code")
   check(wait_for(function() return lmd.ghost_visible() end, 30000), "no ghost text after the blocker ended")
   equal(lmd.ghost_text(), expected_suggestions("Once upon a tim")[1].insert, "ghost text for the latest text")
-end)
+end, true)
 
 test("auto_popup opens the menu with the suggestions", function()
   lmd.setup(vim.tbl_extend("force", base_config, { auto_popup = true, ghost_text = false }))
@@ -342,7 +343,7 @@ test("auto_popup opens the menu with the suggestions", function()
   equal(line(), "I wish I we", "the menu changed the text")
   feed("<C-e>")
   lmd.setup(base_config)
-end)
+end, true)
 
 test("multi-line ghost text is inserted as lines", function()
   fresh_buffer()
@@ -408,14 +409,27 @@ test("starts lmd when nothing listens, then stops it", function()
   check(wait_for(function() return lmd._state.process.exited end, 30000), "the started lmd did not exit")
   equal(lmd._state.process.status, 0, "exit status")
   lmd.setup(base_config)
-end)
+end, true)
 
 -- ---------------------------------------------------------------------------------------------------
 
 co = coroutine.create(function()
-  local passed, failed = 0, 0
+  local passed, failed, skipped = 0, 0, 0
+  local probe = direct:send("suggest", { text = "probe" })
+  vim.wait(30000, function() return direct:response(probe) ~= nil end, 5)
+  local answer = direct:response(probe)
+  local has_suggest = not (answer and answer.error and answer.error.code == -32601)
+  if not has_suggest then
+    out("(this lmd has no suggest method yet: the tests that need it are skipped)")
+  end
   for _, t in ipairs(tests) do
-    local ok, err = pcall(t.fn)
+    local ok, err = true, nil
+    if t.needs_suggest and not has_suggest then
+      skipped = skipped + 1
+      out("skip " .. t.name)
+      goto continue
+    end
+    ok, err = pcall(t.fn)
     if ok then
       passed = passed + 1
       out("ok   " .. t.name)
@@ -423,8 +437,9 @@ co = coroutine.create(function()
       failed = failed + 1
       out("FAIL " .. t.name .. ": " .. tostring(err))
     end
+    ::continue::
   end
-  out(string.format("%d passed, %d failed", passed, failed))
+  out(string.format("%d passed, %d failed%s", passed, failed, skipped > 0 and (", " .. skipped .. " skipped") or ""))
   if failed > 0 then
     vim.cmd("cquit")
   else
