@@ -491,7 +491,8 @@ def start_daemon(model, socket_path=None, lmd_bin=None, lmd_args=(), timeout=60.
             raise LMDStartError("cannot create the socket folder %s: %s" % (folder, error.strerror)) from error
     log_path = socket_path + ".log"
     command = [lmd_bin, "--model", str(model), "--socket", socket_path] + list(lmd_args)
-    with open(log_path, "ab") as log:
+    # The log is the owner's only, like the socket's folder.
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                                        start_new_session=True, close_fds=True)

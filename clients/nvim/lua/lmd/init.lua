@@ -664,7 +664,10 @@ function M.setup(opts)
   vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = set_highlight })
   maybe_set_omnifunc(vim.api.nvim_get_current_buf())
 
-  map_key(keys.accept, M.accept)
+  map_key(keys.accept, function()
+    -- With the completion menu open the key keeps its menu meaning (e.g. a <Tab> mapped to select).
+    return vim.fn.pumvisible() == 0 and M.accept()
+  end)
   map_key(keys.dismiss, function()
     if not M.ghost_visible() then
       return false
