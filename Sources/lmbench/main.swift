@@ -1,1 +1,2 @@
+try KernelBench.runIfRequested(CommandLine.arguments)
 print("not yet")
