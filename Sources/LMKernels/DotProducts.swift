@@ -2,8 +2,8 @@
 /// x·wᵀ for the tied LM head and q·kᵀ in attention. Single-threaded over a range of b rows.
 ///
 /// Every product is computed the same way whichever tile it falls in: eight lane sums over
-/// p = 0, 8, 16, … (fused multiply-adds, in order), added up by `VectorMath.sum`, then the last
-/// K mod 8 terms one by one. So results do not depend on M, on the tile, or on the thread split.
+/// p = 0, 8, 16, … (fused multiply-adds, in order), added up in `VectorMath.sum`'s order (`sum4`
+/// does four at once), then the last K mod 8 terms one by one, then the bias. So results do not depend on M, on the tile, or on the thread split.
 enum DotProducts {
     /// Rows of b per cache block (64 rows of 768 floats: 192 KB, stays in L2 while all rows of a pass).
     static let blockRows = 64
@@ -75,6 +75,11 @@ enum DotProducts {
             p += 8
         }
         let count = min(8, end - j)
+        if p == k {
+            store(VectorMath.sum4(s0, s1, s2, s3), out, j, min(count, 4), bias)
+            if count > 4 { store(VectorMath.sum4(s4, s5, s6, s7), out + 4, j + 4, count - 4, bias) }
+            return
+        }
         func put(_ q: Int, _ lanes: V, _ bq: UnsafePointer<Float>) {
             if q < count { out[q] = finish(lanes, a, bq, from: p, k) + (bias?[j + q] ?? 0) }
         }
@@ -110,11 +115,31 @@ enum DotProducts {
             p += 8
         }
         let count = min(4, end - j)
+        if p == k {
+            store(VectorMath.sum4(s00, s01, s02, s03), out, j, count, bias)
+            store(VectorMath.sum4(s10, s11, s12, s13), out + ldo, j, count, bias)
+            store(VectorMath.sum4(s20, s21, s22, s23), out + 2 * ldo, j, count, bias)
+            return
+        }
         func put(_ r: Int, _ q: Int, _ lanes: V, _ ar: UnsafePointer<Float>, _ bq: UnsafePointer<Float>) {
             if q < count { out[r * ldo + q] = finish(lanes, ar, bq, from: p, k) + (bias?[j + q] ?? 0) }
         }
         put(0, 0, s00, a0, b0); put(0, 1, s01, a0, b1); put(0, 2, s02, a0, b2); put(0, 3, s03, a0, b3)
         put(1, 0, s10, a1, b0); put(1, 1, s11, a1, b1); put(1, 2, s12, a1, b2); put(1, 3, s13, a1, b3)
         put(2, 0, s20, a2, b0); put(2, 1, s21, a2, b1); put(2, 2, s22, a2, b2); put(2, 3, s23, a2, b3)
+    }
+
+    /// Stores the first `count` (≤ 4) of four finished dot products, plus bias[j ..< j+count].
+    @inline(__always)
+    private static func store(
+        _ sums: SIMD4<Float>, _ out: UnsafeMutablePointer<Float>, _ j: Int, _ count: Int, _ bias: UnsafePointer<Float>?
+    ) {
+        var v = sums
+        if count == 4 {
+            if let bias { v += UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD4<Float>.self) }
+            UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD4<Float>.self)
+        } else {
+            for q in 0..<count { out[q] = v[q] + (bias?[j + q] ?? 0) }
+        }
     }
 }

@@ -105,18 +105,17 @@ public struct Kernels: Sendable {
     }
 
     /// Causal attention; see `Reference.attention` for the layout. out: [T, nHead*headDim].
-    /// Split by heads and blocks of queries.
+    /// Split by heads.
     public func attention(
         _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
         guard t > 0, nHead > 0, headDim > 0 else { return }
-        let units = Attention.units(t: t, nHead: nHead)
         let work = nHead * t * (past + t) * headDim * 2
-        Parallel.split(units: units, pieces: Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)) { lower, upper in
+        Parallel.split(units: nHead, pieces: Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)) { lower, upper in
             Attention.run(
-                units: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
+                heads: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
                 kvStride: kvStride, t: t, past: past, nHead: nHead, headDim: headDim, scale: scale)
         }
     }

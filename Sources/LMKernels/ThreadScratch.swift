@@ -11,11 +11,13 @@ enum ThreadScratch {
         case packedPanels = 0
         /// Attention scores of one block of queries.
         case attentionScores = 1
+        /// One head's queries and keys, copied contiguous.
+        case attentionHead = 2
     }
 
     private static let headerBytes = 64
 
-    private static let keys: [pthread_key_t] = (0..<2).map { _ in
+    private static let keys: [pthread_key_t] = (0..<3).map { _ in
         var key = pthread_key_t()
         pthread_key_create(&key) { buffer in free(buffer) }
         return key

@@ -38,6 +38,21 @@ enum VectorMath {
         return two[0] + two[1]
     }
 
+    /// [sum(a), sum(b), sum(c), sum(d)]: four `sum`s at once, each added in exactly `sum`'s order
+    /// (so the bits are the same), with whole-register shuffles instead of one reduction per vector.
+    @inline(__always)
+    static func sum4(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ d: SIMD8<Float>) -> SIMD4<Float> {
+        // Halves: lanes i and i+4 of each vector.
+        let ab = SIMD8(lowHalf: a.lowHalf, highHalf: b.lowHalf) + SIMD8(lowHalf: a.highHalf, highHalf: b.highHalf)
+        let cd = SIMD8(lowHalf: c.lowHalf, highHalf: d.lowHalf) + SIMD8(lowHalf: c.highHalf, highHalf: d.highHalf)
+        // Quarters: lanes 0+2 and 1+3 of each half-sum.
+        let even = SIMD8(ab[0], ab[1], ab[4], ab[5], cd[0], cd[1], cd[4], cd[5])
+        let odd = SIMD8(ab[2], ab[3], ab[6], ab[7], cd[2], cd[3], cd[6], cd[7])
+        let pairs = even + odd
+        // Pairs: lane 0 + lane 1 of each.
+        return SIMD4(pairs[0], pairs[2], pairs[4], pairs[6]) + SIMD4(pairs[1], pairs[3], pairs[5], pairs[7])
+    }
+
     /// The largest lane (NaN lanes are ignored unless all are NaN).
     @inline(__always)
     static func max(_ v: SIMD8<Float>) -> Float {

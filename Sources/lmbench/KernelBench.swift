@@ -4,7 +4,8 @@ import LMKernels
 /// `lmbench kernels`: times the hot kernels on distilgpt2's shapes (build with `-c release`).
 ///
 /// Options: `--threads 1,2` (thread counts to try), `--seconds 0.4` (time per case), `--only GROUP`
-/// (decode, lmhead, prefill, attention or elementwise).
+/// (a substring of decode, lmhead, prefill, attention-decode, attention-prefill,
+/// elementwise).
 /// Decode (M = 1) products cycle through enough copies of the weights (≥ 256 MB) that every call
 /// reads them from memory, as a real forward pass over all layers does; GB/s counts weight bytes.
 enum KernelBench {
@@ -190,7 +191,7 @@ private struct Cases {
     }
 
     func attention(t: Int, past: Int) {
-        guard wanted("attention") else { return }
+        guard wanted(t == 1 ? "attention-decode" : "attention-prefill") else { return }
         let nHead = 12, headDim = 64, width = 768, positions = past + t
         let q = Self.buffer(t * width, seed: 4)
         let keys = Self.buffer(positions * width, seed: 5), values = Self.buffer(positions * width, seed: 6)
