@@ -162,19 +162,24 @@ final class HubDownloader {
 
     // MARK: - Transfer
 
-    /// Fetches the files whose blobs are not yet in the cache and links all of them into the snapshot.
+    /// Fetches the files whose blobs are not yet in the cache and links each into the snapshot as it
+    /// lands (as huggingface_hub does: an interrupted download leaves a partial snapshot, listed as such).
     private func fetch(_ files: [Remote], announce: Bool) throws {
         let needed = files.filter { !FileManager.default.fileExists(atPath: cache.blob($0.etag).path) }
+        var planned: [String: HubFile] = [:]
         if !needed.isEmpty {
             try cache.createDirectory(cache.blobs)
-            let planned = needed.map { HubFile(name: $0.name, size: $0.size, resumeFrom: partialSize(cache.incompleteBlob($0.etag))) }
-            meter.plan(planned)
+            let plan = needed.map { HubFile(name: $0.name, size: $0.size, resumeFrom: partialSize(cache.incompleteBlob($0.etag))) }
+            meter.plan(plan)
+            for file in plan { planned[file.name] = file }
             if announce {
-                report?(.started(model: id.description, commit: needed[0].commit, files: planned, totalBytes: meter.totalBytes))
+                report?(.started(model: id.description, commit: needed[0].commit, files: plan, totalBytes: meter.totalBytes))
             }
-            for (remote, file) in zip(needed, planned) { try download(remote, planned: file) }
         }
-        for remote in files { try cache.link(file: remote.name, etag: remote.etag, commit: remote.commit) }
+        for remote in files {
+            if let file = planned[remote.name] { try download(remote, planned: file) }
+            try cache.link(file: remote.name, etag: remote.etag, commit: remote.commit)
+        }
     }
 
     private func partialSize(_ url: URL) -> Int64 {

@@ -65,6 +65,13 @@ public struct HubFile: Sendable, Equatable {
     public let size: Int64
     /// Bytes already on disk from an earlier, interrupted download.
     public let resumeFrom: Int64
+
+    /// A file of `size` bytes, `resumeFrom` of them already on disk.
+    public init(name: String, size: Int64, resumeFrom: Int64) {
+        self.name = name
+        self.size = size
+        self.resumeFrom = resumeFrom
+    }
 }
 
 /// Byte counts and speed while downloading.
@@ -83,6 +90,18 @@ public struct HubProgress: Sendable, Equatable {
     public let bytesPerSecond: Double
     /// Estimated seconds until the whole download is done, when the rate is known.
     public let secondsRemaining: Double?
+
+    /// A progress report (made by the downloader; public so that displays can be tested).
+    public init(file: String, fileBytes: Int64, fileSize: Int64, bytes: Int64, totalBytes: Int64,
+                bytesPerSecond: Double, secondsRemaining: Double?) {
+        self.file = file
+        self.fileBytes = fileBytes
+        self.fileSize = fileSize
+        self.bytes = bytes
+        self.totalBytes = totalBytes
+        self.bytesPerSecond = bytesPerSecond
+        self.secondsRemaining = secondsRemaining
+    }
 }
 
 /// What a download is doing, for whoever draws the progress (see `HubProgressPrinter`).

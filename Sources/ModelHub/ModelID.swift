@@ -76,7 +76,7 @@ public struct ModelID: Hashable, Sendable, CustomStringConvertible {
     private static func problem(withRevision revision: String) -> String? {
         if revision.isEmpty { return "the revision after `@` is empty" }
         if revision.hasPrefix("/") || revision.hasSuffix("/") { return "a revision does not start or end with `/`" }
-        if revision.split(separator: "/").contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
+        if revision.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) {
             return "a revision has no `.`, `..` or empty path parts"
         }
         if revision.contains(where: { $0.isWhitespace || $0.isNewline || $0 == "\\" || $0 == "\0" }) {
