@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Draws download events: on a terminal, one progress bar redrawn in place per file; elsewhere (a
-/// log, a pipe), plain lines at every tenth of a file or every few seconds.
+/// log, a pipe), plain lines at every tenth of a file (of a megabyte or more) or every five seconds.
 ///
 ///     model.safetensors   52% [##########          ] 3.4 MB/6.6 MB  12.3 MB/s  0:01 left
 public final class HubProgressPrinter {
@@ -56,7 +56,9 @@ public final class HubProgressPrinter {
                 write("\r\u{1B}[K" + Self.bar(p))
                 lineOpen = true
             } else {
-                let step = p.fileSize > 0 ? p.fileBytes * 10 / p.fileSize : 10
+                // Files under a megabyte arrive in a blink: their start and end lines say enough.
+                guard p.fileSize >= 1_000_000 else { return }
+                let step = p.fileBytes * 10 / p.fileSize
                 let t = now()
                 guard step > lastPlainStep[p.file, default: -1] || t - lastDraw >= 5 else { return }
                 lastPlainStep[p.file] = step

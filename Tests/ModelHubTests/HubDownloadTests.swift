@@ -279,3 +279,19 @@ final class HubDownloadTests: HubTestCase {
         XCTAssertEqual(bytes, fixtureTotal)
     }
 }
+
+/// HF_TOKEN goes to the hub and nowhere else.
+final class HubTokenTests: HubTestCase {
+    func testTokenIsSentToTheHubButNotToTheCDN() throws {
+        server.stop()
+        server = try HubTestServer(repos: ["tiny/gpt2": Self.fixtureRepo()], cdnHost: "localhost", sha256: Self.sha256)
+        _ = try ModelHub.resolve("tiny/gpt2", environment: environment(["HF_TOKEN": "hf_test"]), options: fastRetries)
+        let hub = server.requests.filter { $0.path.contains("/resolve/") }
+        let cdn = server.requests.filter { $0.path.hasPrefix("/cdn/") }
+        XCTAssertFalse(hub.isEmpty)
+        XCTAssertEqual(cdn.count, 1)
+        XCTAssertTrue(hub.allSatisfy { $0.headers["authorization"] == "Bearer hf_test" })
+        XCTAssertTrue(cdn.allSatisfy { $0.headers["authorization"] == nil })
+        XCTAssertTrue(server.requests.allSatisfy { $0.headers["accept-encoding"] == "identity" })
+    }
+}

@@ -73,8 +73,12 @@ final class HubProgressPrinterTests: XCTestCase {
         printer.handle(.progress(p))
         XCTAssertEqual(output, "f: 1.52 GB of 6.43 GB (23%), 25.3 MB/s, 1:02:05 left\n")
         output = ""
-        printer.handle(.progress(HubProgress(file: "g", fileBytes: 999, fileSize: 12_345, bytes: 0, totalBytes: 0,
+        printer.handle(.progress(HubProgress(file: "g", fileBytes: 999, fileSize: 2_345_678, bytes: 0, totalBytes: 0,
                                              bytesPerSecond: 0, secondsRemaining: nil)))
-        XCTAssertEqual(output, "g: 999 B of 12.3 kB (8%), -- B/s, --:-- left\n")
+        XCTAssertEqual(output, "g: 999 B of 2.3 MB (0%), -- B/s, --:-- left\n")
+        output = ""
+        printer.handle(.progress(HubProgress(file: "small", fileBytes: 999, fileSize: 12_345, bytes: 0, totalBytes: 0,
+                                             bytesPerSecond: 0, secondsRemaining: nil)))
+        XCTAssertEqual(output, "", "no progress lines for files under a megabyte in the plain form")
     }
 }

@@ -41,6 +41,7 @@ public final class HubTestServer: @unchecked Sendable {
     private var repos: [String: HubTestRepo]
     private var aliases: [String: String]
     private let sha256: (Data) -> String
+    private let cdnHost: String
     /// sha256 → (file name, contents) of every LFS file, and "repo/commit/file" → its sha256.
     private var lfsBlobs: [String: (name: String, content: Data)] = [:]
     private var shaOf: [String: String] = [:]
@@ -55,7 +56,10 @@ public final class HubTestServer: @unchecked Sendable {
 
     /// Starts serving at once. `aliases` maps an old repository name to its new one (answered with a
     /// relative 307, as the hub does for renamed repositories); `sha256` hashes file contents (LFS etags).
-    public init(repos: [String: HubTestRepo], aliases: [String: String] = [:], sha256: @escaping (Data) -> String) throws {
+    /// `cdnHost` names this server in LFS redirects: `localhost` makes the CDN look like another host.
+    public init(repos: [String: HubTestRepo], aliases: [String: String] = [:], cdnHost: String = "127.0.0.1",
+                sha256: @escaping (Data) -> String) throws {
+        self.cdnHost = cdnHost
         self.repos = repos
         self.aliases = aliases
         self.sha256 = sha256
@@ -233,13 +237,13 @@ public final class HubTestServer: @unchecked Sendable {
         let sha = shaOf["\(repoName)/\(commit)/\(file)"] ?? sha256(content)
         if Self.isLFS(file) {
             return Response(status: 302, headers: [
-                "Location": "\(endpoint)/cdn/\(sha)",
+                "Location": "http://\(cdnHost):\(port)/cdn/\(sha)",
                 "X-Repo-Commit": commit,
                 // The etag of the LFS pointer file (what git stores); clients must prefer X-Linked-Etag.
                 "ETag": "\"\(String(sha.reversed().prefix(40)))\"",
                 "X-Linked-Etag": "\"\(sha)\"",
                 "X-Linked-Size": String(content.count),
-            ], body: Data("Found. Redirecting to \(endpoint)/cdn/\(sha)".utf8))
+            ], body: Data("Found. Redirecting to /cdn/\(sha)".utf8))
         }
         var response = body(content, name: file, request: request)
         // Stands for git's blob sha1: a client only needs it to be 40 hex digits that follow the content.
