@@ -25,6 +25,8 @@ final class HubDownloader {
     private let cache: RepoCache
     private let report: HubProgressHandler?
     private var meter = TransferMeter()
+    /// Files moved into blobs/ by this run.
+    private var filesFetched = 0
 
     init(id: ModelID, settings: HubSettings, options: HubOptions, progress: HubProgressHandler?) {
         self.id = id
@@ -75,7 +77,7 @@ final class HubDownloader {
             throw ModelHubError.fileSystem(path: directory.path, reason: "after downloading, \(missing.joined(separator: ", ")) is still missing")
         }
         report?(.finished(model: id.description, directory: directory, bytes: meter.transferred, seconds: meter.elapsed))
-        return ResolvedModel(directory: directory, id: id, commit: commit, source: .download)
+        return ResolvedModel(directory: directory, id: id, commit: commit, source: filesFetched > 0 ? .download : .cache)
     }
 
     // MARK: - Metadata
@@ -130,20 +132,20 @@ final class HubDownloader {
     }
 
     private func describe(_ file: String, head: HTTPHead, downloadURL: URL, requestedRevision: String) throws -> Remote {
-        let where_ = downloadURL.absoluteString
+        let source = downloadURL.absoluteString
         guard let commit = head["x-repo-commit"] ?? (ModelID.isCommitHash(requestedRevision) ? requestedRevision : nil),
               ModelID.isCommitHash(commit)
-        else { throw ModelHubError.badResponse(url: where_, reason: "no commit hash in X-Repo-Commit") }
+        else { throw ModelHubError.badResponse(url: source, reason: "no commit hash in X-Repo-Commit") }
         guard let rawEtag = head["x-linked-etag"] ?? head["etag"] else {
-            throw ModelHubError.badResponse(url: where_, reason: "no ETag")
+            throw ModelHubError.badResponse(url: source, reason: "no ETag")
         }
         let etag = HubDownloader.normalizeEtag(rawEtag)
         // The etag becomes a file name in blobs/.
         guard !etag.isEmpty, !etag.hasPrefix("."), etag.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
-            throw ModelHubError.badResponse(url: where_, reason: "the ETag `\(rawEtag)` is not a plain token")
+            throw ModelHubError.badResponse(url: source, reason: "the ETag `\(rawEtag)` is not a plain token")
         }
         guard let sizeText = head["x-linked-size"] ?? head["content-length"], let size = Int64(sizeText), size >= 0 else {
-            throw ModelHubError.badResponse(url: where_, reason: "no file size (X-Linked-Size or Content-Length)")
+            throw ModelHubError.badResponse(url: source, reason: "no file size (X-Linked-Size or Content-Length)")
         }
         return Remote(name: file, commit: commit, etag: etag, size: size, downloadURL: downloadURL)
     }
@@ -226,6 +228,7 @@ final class HubDownloader {
         guard rename(partial.path, blob.path) == 0 else {
             throw ModelHubError.fileSystem(path: blob.path, reason: String(cString: strerror(errno)))
         }
+        filesFetched += 1
         report?(.fileFinished(file: remote.name, size: remote.size))
     }
 

@@ -75,6 +75,10 @@ public final class HubProgressPrinter {
                 emitLine("\(file): done")
             }
         case let .finished(model, directory, bytes, seconds):
+            if bytes == 0 {
+                emitLine("\(model) is complete in \(directory.path); nothing to download")
+                return
+            }
             let rate = seconds > 0 ? ", \(Self.bytes(Int64(Double(bytes) / seconds)))/s" : ""
             emitLine("Downloaded \(model): \(Self.bytes(bytes)) in \(String(format: "%.1f", seconds)) s\(rate) into \(directory.path)")
         }

@@ -21,7 +21,7 @@ public struct ResolvedModel: Sendable, Equatable {
     public enum Source: String, Sendable, Equatable {
         /// The spec was a folder path.
         case folder
-        /// The hub id was already complete in the cache; nothing was fetched.
+        /// The hub id was already complete in the cache; no file was fetched.
         case cache
         /// Some or all files were fetched from the hub just now.
         case download

@@ -36,7 +36,7 @@ public struct SHA256 {
             pending.append(contentsOf: bytes[0..<take])
             offset = take
             if pending.count == 64 {
-                pending.withUnsafeBytes { compress($0.baseAddress!) }
+                pending.withUnsafeBytes { block in if let base = block.baseAddress { compress(base) } }
                 pending.removeAll(keepingCapacity: true)
             }
         }

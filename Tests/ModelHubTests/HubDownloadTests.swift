@@ -250,8 +250,11 @@ final class HubDownloadTests: HubTestCase {
         _ = try ModelHub.pull("tiny/gpt2", environment: environment(), options: fastRetries)
         let getsBefore = requests("GET").count
         let headsBefore = requests("HEAD").count
-        let again = try ModelHub.pull("tiny/gpt2", environment: environment(), options: fastRetries)
-        XCTAssertEqual(again.source, .download)
+        let log = EventLog()
+        let again = try ModelHub.pull("tiny/gpt2", environment: environment(), options: fastRetries, progress: log.handler)
+        XCTAssertEqual(again.source, .cache, "nothing was fetched")
+        XCTAssertEqual(log.events.count, 1)
+        guard case .finished(_, _, 0, _)? = log.events.first else { return XCTFail("\(log.events)") }
         XCTAssertEqual(requests("GET").count, getsBefore)
         XCTAssertGreaterThan(requests("HEAD").count, headsBefore)
     }
