@@ -243,11 +243,17 @@ final class HubDownloader {
                 guard range.hasPrefix("bytes \(start)-") else {
                     throw TransferFailure.network("the server resumed at `\(range)`, not at byte \(start)")
                 }
+                try self.checkTotal(Self.total(inContentRange: range), of: remote, writer: writer)
             case 200:
                 // The server ignored the Range: start over.
                 if start > 0 { try writer.restart() }
+                try self.checkTotal(head["content-length"].flatMap { Int64($0) }, of: remote, writer: writer)
             case 416:
-                // The partial file is not a prefix the server recognizes: start over next attempt.
+                // The server's file ends where ours does: it is shorter than announced.
+                if let total = Self.total(inContentRange: head["content-range"] ?? ""), total == start {
+                    try self.checkTotal(total, of: remote, writer: writer)
+                }
+                // Otherwise the partial file is not a prefix the server recognizes: start over.
                 try writer.restart()
                 throw TransferFailure.network("the server refused to resume at byte \(start)")
             case 404:
@@ -269,6 +275,20 @@ final class HubDownloader {
                 self.report?(.progress(progress))
             }
         })
+    }
+
+    /// A body whose full length differs from what the HEAD announced is refused before any byte is
+    /// written, and what was on disk is dropped (it belongs to a different file).
+    private func checkTotal(_ total: Int64?, of remote: Remote, writer: BlobWriter) throws {
+        guard let total, total != remote.size else { return }
+        writer.discard()
+        throw ModelHubError.sizeMismatch(file: remote.name, expected: remote.size, actual: total)
+    }
+
+    /// TOTAL in `bytes START-END/TOTAL` or `bytes */TOTAL` (nil when unknown, `*`).
+    static func total(inContentRange range: String) -> Int64? {
+        guard let slash = range.lastIndex(of: "/") else { return nil }
+        return Int64(range[range.index(after: slash)...].trimmingCharacters(in: .whitespaces))
     }
 
     /// Runs a request, retrying connection failures with back-off.

@@ -48,7 +48,8 @@ public final class HubTestServer: @unchecked Sendable {
     private var listener: Int32 = -1
     private var port: UInt16 = 0
     private var log: [HubTestRequest] = []
-    private var cut: (file: String, afterBytes: Int)?
+    private var cut: (file: String, afterBytes: Int, stallSeconds: Double)?
+    private var sizeSkew: [String: Int] = [:]
     private var corrupted: Set<String> = []
     private var missing: Set<String> = []
     private var rangeIgnored = false
@@ -81,7 +82,15 @@ public final class HubTestServer: @unchecked Sendable {
     public var requests: [HubTestRequest] { lock.lock(); defer { lock.unlock() }; return log }
 
     /// Sends only the first `bytes` bytes of the next GET body of `file`, then drops the connection.
-    public func cutOnce(file: String, afterBytes bytes: Int) { lock.lock(); cut = (file, bytes); lock.unlock() }
+    public func cutOnce(file: String, afterBytes bytes: Int) { lock.lock(); cut = (file, bytes, 0); lock.unlock() }
+
+    /// Like `cutOnce`, but first holds the connection silent for `seconds` (a stalled transfer).
+    public func stallOnce(file: String, afterBytes bytes: Int, seconds: Double) {
+        lock.lock(); cut = (file, bytes, seconds); lock.unlock()
+    }
+
+    /// Announces `file` (an LFS file) as `delta` bytes longer than it is in X-Linked-Size.
+    public func misannounceSize(file: String, by delta: Int) { lock.lock(); sizeSkew[file] = delta; lock.unlock() }
 
     /// Serves `file` with one byte flipped (HEAD still announces the true etag and size).
     public func corrupt(file: String) { lock.lock(); corrupted.insert(file); lock.unlock() }
@@ -193,7 +202,10 @@ public final class HubTestServer: @unchecked Sendable {
             if n <= 0 { return }
             offset += n
         }
-        if response.cutAfter != nil { shutdown(fd, Int32(SHUT_RDWR)) }
+        if response.cutAfter != nil {
+            if response.stallSeconds > 0 { Thread.sleep(forTimeInterval: response.stallSeconds) }
+            shutdown(fd, Int32(SHUT_RDWR))
+        }
     }
 
     // MARK: - The hub's behaviour
@@ -203,6 +215,7 @@ public final class HubTestServer: @unchecked Sendable {
         var headers: [String: String] = [:]
         var body = Data()
         var cutAfter: Int?
+        var stallSeconds: Double = 0
     }
 
     private func respond(to request: HubTestRequest) -> Response {
@@ -216,6 +229,7 @@ public final class HubTestServer: @unchecked Sendable {
         let revision = parts[resolveAt + 1].removingPercentEncoding ?? parts[resolveAt + 1]
         let file = parts[(resolveAt + 2)...].joined(separator: "/").removingPercentEncoding ?? ""
         lock.lock()
+        let skew = sizeSkew[file] ?? 0
         let alias = aliases[repoName]
         let repo = repos[repoName]
         let isMissing = missing.contains(file)
@@ -242,7 +256,7 @@ public final class HubTestServer: @unchecked Sendable {
                 // The etag of the LFS pointer file (what git stores); clients must prefer X-Linked-Etag.
                 "ETag": "\"\(String(sha.reversed().prefix(40)))\"",
                 "X-Linked-Etag": "\"\(sha)\"",
-                "X-Linked-Size": String(content.count),
+                "X-Linked-Size": String(content.count + skew),
             ], body: Data("Found. Redirecting to /cdn/\(sha)".utf8))
         }
         var response = body(content, name: file, request: request)
@@ -268,8 +282,10 @@ public final class HubTestServer: @unchecked Sendable {
         var bytes = content
         if corrupted.contains(name), !bytes.isEmpty { bytes[bytes.count / 2] ^= 0xFF }
         var cutAfter: Int?
+        var stall = 0.0
         if request.method == "GET", let c = cut, c.file == name {
             cutAfter = c.afterBytes
+            stall = c.stallSeconds
             cut = nil
         }
         let honourRange = !rangeIgnored
@@ -289,6 +305,7 @@ public final class HubTestServer: @unchecked Sendable {
         }
         response.body = bytes
         response.cutAfter = cutAfter
+        response.stallSeconds = stall
         return response
     }
 
