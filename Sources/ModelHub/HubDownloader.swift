@@ -291,14 +291,15 @@ final class HubDownloader {
         return Int64(range[range.index(after: slash)...].trimmingCharacters(in: .whitespaces))
     }
 
-    /// Runs a request, retrying connection failures with back-off.
+    /// Runs a metadata request, retrying connection failures with back-off, at most twice: a HEAD
+    /// has no bytes to save, and a machine without network should hear so in seconds.
     private func withRetries<T>(file: String, url: URL, _ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
             do {
                 return try body()
             } catch let TransferFailure.network(reason) {
-                guard attempt < options.maxRetries else { throw ModelHubError.network(url: url.absoluteString, reason: reason) }
+                guard attempt < min(options.maxRetries, 2) else { throw ModelHubError.network(url: url.absoluteString, reason: reason) }
                 attempt += 1
                 report?(.retrying(file: file, attempt: attempt, reason: reason))
                 let delay = options.retryDelay * pow(2, Double(attempt - 1))

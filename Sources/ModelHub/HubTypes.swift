@@ -2,7 +2,8 @@ import Foundation
 
 /// How downloads behave (the environment says where and whether; these say how hard to try).
 public struct HubOptions: Sendable {
-    /// Further attempts at a file after its connection fails, each resuming where the last stopped.
+    /// Further attempts at a file after its connection fails, each resuming where the last stopped
+    /// (metadata requests retry at most twice).
     public var maxRetries: Int = 5
     /// Seconds to wait before the first retry; doubled for each further one.
     public var retryDelay: TimeInterval = 1
