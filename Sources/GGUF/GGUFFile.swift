@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// A GGUF file (llama.cpp's format, versions 2 and 3), memory-mapped and checked on open.
@@ -81,6 +86,18 @@ public final class GGUFFile: @unchecked Sendable {
         }
         return GGUFFloatTensor(name: name, dimensions: info.dimensions, storedType: info.type, isZeroCopy: false,
                                pointer: UnsafePointer(buffer.pointer), count: count, storage: buffer)
+    }
+
+    /// Tells the kernel this process no longer needs the mapped pages that lie wholly inside `name`'s
+    /// data (after converting or copying it), so that they stop counting towards its resident memory.
+    /// Harmless if they are read again: a read-only private mapping refaults them from the file.
+    public func releasePages(of name: String) {
+        guard let info = tensor(name), let base = mapping.region.baseAddress else { return }
+        let page = max(1, Int(sysconf(Int32(_SC_PAGESIZE))))
+        let start = (info.byteRange.lowerBound + page - 1) / page * page
+        let end = info.byteRange.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
     private func require(_ name: String) throws -> GGUFTensorInfo {

@@ -39,7 +39,12 @@ public struct GGUFMetadata: Sendable {
     /// or lies outside `range`.
     public func int(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int? {
         guard let value = values[key] else { return nil }
-        guard let n = value.intValue else { throw malformed(key, "it is \(value.type) \(value), expected an integer") }
+        guard let n = value.intValue else {
+            switch value {
+            case .uint64: throw malformed(key, "\(value) does not fit in a 64-bit signed integer")
+            default: throw malformed(key, "it is \(value.type), expected an integer")
+            }
+        }
         guard range.contains(n) else {
             throw malformed(key, "\(n) is outside \(range.lowerBound)...\(range.upperBound)")
         }

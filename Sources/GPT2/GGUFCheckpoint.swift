@@ -116,7 +116,9 @@ extension GPT2Weights {
                 storage = out
                 pointer = UnsafePointer(out.pointer)
             }
-            zeroCopy = zeroCopy && tensor.isZeroCopy && !spec.transposed
+            let inPlace = tensor.isZeroCopy && !spec.transposed
+            if !inPlace { file.releasePages(of: spec.name) }  // converted: the file's copy is not read again
+            zeroCopy = zeroCopy && inPlace
             owners[ObjectIdentifier(storage)] = storage
             return WeightTensor(key: spec.name, shape: spec.shape, pointer: pointer)
         }

@@ -64,6 +64,15 @@ final class GGUFReaderTests: XCTestCase {
         }
     }
 
+    func testReleasedPagesReadBackUnchanged() throws {
+        let file = try GGUFFile.open(GGUFTestFiles.fixture("f32"))
+        let wte = try file.floats("token_embd.weight")
+        let before = wte.toArray()
+        file.releasePages(of: "token_embd.weight")
+        XCTAssertEqual(wte.toArray(), before, "a released page refaults from the file")
+        file.releasePages(of: "no such tensor")
+    }
+
     func testQuantizedFixturesAreCloseToTheSafetensors() throws {
         let hf = Self.reference["transformer.wte.weight"]!.1
         for (variant, type, bound) in [("f16", GGUFTensorType.f16, Float(1e-3)), ("q8_0", .q8_0, 0.05)] {
