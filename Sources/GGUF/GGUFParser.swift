@@ -91,7 +91,8 @@ struct GGUFParser {
                 throw GGUFError.offsetOutOfRange(file: file, tensor: t.name, offset: t.offset,
                                                  reason: "it is not a multiple of the alignment \(alignment)")
             }
-            guard t.offset <= UInt64(Int.max - dataStart - t.bytes) else {
+            let room = Int.max - dataStart  // the largest end any file could have, past the data start
+            guard t.bytes <= room, t.offset <= UInt64(room - t.bytes) else {
                 throw GGUFError.offsetOutOfRange(file: file, tensor: t.name, offset: t.offset,
                                                  reason: "its \(t.bytes) bytes would end beyond any possible file")
             }

@@ -18,8 +18,9 @@ public struct GGUFCheckpoint: Sendable {
     /// Opens `url` once and reads all three; throws `GGUFError` or `GPT2LoadError`.
     public static func load(_ url: URL) throws -> GGUFCheckpoint {
         let file = try GGUFFile.open(url)
+        let tokenizer = try GGUFTokenizerTables(gguf: file)  // cheap: checked before converting any weight
         let (config, weights) = try GPT2Weights.load(gguf: file)
-        return GGUFCheckpoint(config: config, weights: weights, tokenizer: try GGUFTokenizerTables(gguf: file))
+        return GGUFCheckpoint(config: config, weights: weights, tokenizer: tokenizer)
     }
 }
 
@@ -61,8 +62,9 @@ extension GPT2Config {
             throw GPT2LoadError.missingTensor(file: file.path, key: GGUFKeys.tokenEmbedding)
         }
         guard embedding.dimensions.count == 2, (1...(1 << 24)).contains(embedding.dimensions[1]) else {
-            throw GPT2LoadError.shapeMismatch(file: file.path, key: GGUFKeys.tokenEmbedding,
-                                              expected: [-1, nEmbd], actual: embedding.shape)
+            throw GPT2LoadError.unexpectedTensor(
+                file: file.path, key: GGUFKeys.tokenEmbedding,
+                reason: "its shape is \(embedding.shape); the token embedding must be [vocab_size ≤ 2^24, \(nEmbd)]")
         }
         let ids = 0...Int(Int32.max)
         // llama.cpp's GPT-2 graph is HF's gelu_new (tanh approximation) with attention scaled by 1/√d.

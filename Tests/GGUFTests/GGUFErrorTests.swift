@@ -112,6 +112,68 @@ final class GGUFErrorTests: XCTestCase {
         }
     }
 
+    func testMalformedTensorInfo() throws {
+        var writer = GGUFTestWriter()
+        writer.tensors = [.init(name: "huge", dimensions: [1 << 40, 1 << 40], type: .f32, bytes: [])]
+        let overflow = try writer.write()
+        expect(GGUFError.self, try GGUFFile.open(overflow), names: [overflow.path, "huge", "overflow"]) {
+            if case .malformedTensorInfo(_, "huge", _) = $0 { return true }
+            return false
+        }
+        writer.tensors = [.init(name: "five", dimensions: [1, 1, 1, 1, 1], type: .f32, bytes: [0, 0, 0, 0])]
+        let dims = try writer.write()
+        expect(GGUFError.self, try GGUFFile.open(dims), names: ["five", "5 dimensions"]) {
+            if case .malformedTensorInfo(_, "five", _) = $0 { return true }
+            return false
+        }
+        writer.tensors = [.init(name: "q", dimensions: [16], type: .q8_0, bytes: [UInt8](repeating: 0, count: 34))]
+        let block = try writer.write()
+        expect(GGUFError.self, try GGUFFile.open(block), names: ["\"q\"", "block size 32"]) {
+            if case .malformedTensorInfo(_, "q", _) = $0 { return true }
+            return false
+        }
+        writer.tensors = [.init(name: "far", dimensions: [1], type: .f32, bytes: [0, 0, 0, 0], offsetOverride: UInt64.max - 31)]
+        let far = try writer.write()
+        expect(GGUFError.self, try GGUFFile.open(far), names: ["far", "beyond any possible file"]) {
+            if case .offsetOutOfRange(_, "far", _, _) = $0 { return true }
+            return false
+        }
+    }
+
+    func testRandomDamageNeverCrashes() throws {
+        // A small valid file with every kind of section, damaged at random: opening and reading it must
+        // either work or throw GGUFError. A crash fails the whole run.
+        var writer = GGUFTestWriter()
+        writer.metadata = [("general.architecture", .string("gpt2")), ("n", .uint32(3)),
+                           ("list", .array(.string, [.string("a"), .string("bc")])), ("nested", .array(.array, [.array(.int8, [.int8(1)])]))]
+        writer.tensors = [.init(name: "a", dimensions: [32, 2], type: .q8_0, bytes: [UInt8](repeating: 1, count: 68)),
+                          .init(name: "b", dimensions: [3], type: .f16, bytes: [1, 2, 3, 4, 5, 6])]
+        let original = writer.data()
+        var state: UInt64 = 12345
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        let url = try GGUFTestFiles.temporaryDirectory().appendingPathComponent("fuzz.gguf")
+        var opened = 0, refused = 0
+        for _ in 0..<300 {
+            var bytes = original
+            for _ in 0..<(1 + next() % 3) { bytes[next() % bytes.count] = UInt8(truncatingIfNeeded: next()) }
+            if next() % 4 == 0 { bytes = bytes.prefix(next() % bytes.count) }
+            try bytes.write(to: url)
+            do {
+                let file = try GGUFFile.open(url)
+                for name in file.tensorNames { _ = try? file.floats(name) }
+                opened += 1
+            } catch is GGUFError {
+                refused += 1
+            }
+        }
+        print("random damage: \(opened) opened, \(refused) refused with GGUFError")
+        XCTAssertEqual(opened + refused, 300)
+        XCTAssertGreaterThan(refused, 0)
+    }
+
     func testUnsupportedTensorType() throws {
         // Q4_0: 18 bytes per block of 32 values, so one block per 32-wide row.
         let url = try rewritten { writer in
