@@ -105,11 +105,11 @@ public final class GPT2Tokenizer: @unchecked Sendable {
         for (rank, merge) in definition.merges.enumerated() {
             guard let left = definition.vocab[merge.left], let right = definition.vocab[merge.right] else {
                 throw corrupt(definition.mergesPath,
-                              "\(merge.location) merges \"\(merge.left) \(merge.right)\", which names a token not in the vocabulary")
+                              "\(definition.location(of: merge)) merges \"\(merge.left) \(merge.right)\", which names a token not in the vocabulary")
             }
             guard let merged = definition.vocab[merge.left + merge.right] else {
                 throw corrupt(definition.mergesPath,
-                              "\(merge.location) merges into \"\(merge.left + merge.right)\", which is not in the vocabulary")
+                              "\(definition.location(of: merge)) merges into \"\(merge.left + merge.right)\", which is not in the vocabulary")
             }
             table.insert(left: Int32(left), right: Int32(right), rank: rank, merged: Int32(merged))
         }

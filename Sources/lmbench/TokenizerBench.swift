@@ -34,36 +34,59 @@ enum TokenizerBench {
         }
         let megabytes = Double(text.utf8.count) / 1e6
 
-        var start = Date()
+        let start = Date()
         let tokenizer = try GPT2Tokenizer.load(directory: URL(fileURLWithPath: directory))
-        let loadSeconds = Date().timeIntervalSince(start)
-        start = Date()
-        _ = tokenizer.encode("é")
-        let firstSeconds = Date().timeIntervalSince(start)
-        print("tokenizer: \(directory), loaded in \(ms(loadSeconds)), first encode (one-time tables) \(ms(firstSeconds))")
+        print("tokenizer: \(directory), loaded in \(ms(Date().timeIntervalSince(start)))")
         print("text: \(source), \(text.utf8.count) bytes")
 
-        var coldTimes: [Double] = []
+        var cold = Timing.worst
         var ids: [Int] = []
         for _ in 0..<3 {
             tokenizer.clearCache()
-            start = Date()
-            ids = tokenizer.encode(text)
-            coldTimes.append(Date().timeIntervalSince(start))
+            cold = cold.best(Timing.measure { ids = tokenizer.encode(text) })
         }
         let words = tokenizer.cachedWordCount
-        let warm = best(of: 5) { _ = tokenizer.encode(text) }
-        let offsets = best(of: 3) { _ = tokenizer.encodeWithOffsets(text) }
-        let decode = best(of: 3) { _ = try? tokenizer.decode(ids) }
+        let warm = Timing.best(of: 5) { _ = tokenizer.encode(text) }
+        let offsets = Timing.best(of: 3) { _ = tokenizer.encodeWithOffsets(text) }
+        let decode = Timing.best(of: 3) { _ = try? tokenizer.decode(ids) }
 
         let roundTrip = (try? tokenizer.decode(ids)) == text
         print("tokens: \(ids.count) (\(String(format: "%.2f", Double(text.utf8.count) / Double(max(ids.count, 1)))) bytes/token), distinct cached words: \(words), round trip: \(roundTrip ? "exact" : "DIFFERS")")
-        let cold = coldTimes.min() ?? 0
+        print("best of 3-5 runs           wall time  MB/s (wall)  MB/s (thread CPU)")
         print(line("encode, cold cache", cold, megabytes))
         print(line("encode, warm cache", warm, megabytes))
         print(line("encodeWithOffsets, warm", offsets, megabytes))
         print(line("decode", decode, megabytes))
         if !roundTrip { throw BenchError.usage("decode(encode(text)) differs from the text") }
+    }
+
+    /// Wall-clock and thread CPU seconds of one run; the CPU figure is steadier on a shared machine.
+    private struct Timing {
+        var wall: Double
+        var cpu: Double
+
+        static let worst = Timing(wall: .infinity, cpu: .infinity)
+
+        static func measure(_ body: () -> Void) -> Timing {
+            let wallStart = Date()
+            let cpuStart = threadCPUSeconds()
+            body()
+            return Timing(wall: Date().timeIntervalSince(wallStart), cpu: threadCPUSeconds() - cpuStart)
+        }
+
+        static func best(of runs: Int, _ body: () -> Void) -> Timing {
+            (0..<runs).reduce(worst) { result, _ in result.best(measure(body)) }
+        }
+
+        func best(_ other: Timing) -> Timing {
+            Timing(wall: min(wall, other.wall), cpu: min(cpu, other.cpu))
+        }
+
+        private static func threadCPUSeconds() -> Double {
+            var spec = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+            return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+        }
     }
 
     private enum BenchError: Error, CustomStringConvertible {
@@ -87,21 +110,12 @@ enum TokenizerBench {
         return String(scalars)
     }
 
-    private static func best(of runs: Int, _ body: () -> Void) -> Double {
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let start = Date()
-            body()
-            times.append(Date().timeIntervalSince(start))
-        }
-        return times.min() ?? 0
-    }
-
     private static func ms(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
 
-    private static func line(_ name: String, _ seconds: Double, _ megabytes: Double) -> String {
+    private static func line(_ name: String, _ timing: Timing, _ megabytes: Double) -> String {
         let padded = name.padding(toLength: 26, withPad: " ", startingAt: 0)
-        return "\(padded) \(ms(seconds).padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(format: "%7.1f", megabytes / seconds)) MB/s"
+        let wall = ms(timing.wall).padding(toLength: 10, withPad: " ", startingAt: 0)
+        return "\(padded) \(wall) \(String(format: "%9.1f", megabytes / timing.wall))  \(String(format: "%9.1f", megabytes / timing.cpu))"
     }
 }
 

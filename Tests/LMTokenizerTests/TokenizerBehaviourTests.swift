@@ -45,6 +45,24 @@ final class TokenizerBehaviourTests: XCTestCase {
         XCTAssertEqual(try tokenizer.decode(ids), "日")
     }
 
+    func testInvalidUTF8IsReplacedLikeHuggingFace() throws {
+        // Single-byte token ids, their bytes, and the text HF's decode gives (each maximal invalid
+        // subpart becomes one U+FFFD).
+        let tokenizer = try TokenizerFixtures.tokenizer()
+        let cases: [([Int], [UInt8], String)] = [
+            ([162, 245], [0xE6, 0x97], "\u{FFFD}"),
+            ([169, 254, 222], [0xED, 0xA0, 0x80], "\u{FFFD}\u{FFFD}\u{FFFD}"),
+            ([172, 253, 246, 32], [0xF0, 0x9F, 0x98, 0x41], "\u{FFFD}A"),
+            ([124, 222], [0xC0, 0x80], "\u{FFFD}\u{FFFD}"),
+            ([176, 238, 222, 222], [0xF4, 0x90, 0x80, 0x80], "\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"),
+            ([162, 245, 98, 98], [0xE6, 0x97, 0xA5, 0xA5], "日\u{FFFD}"),
+        ]
+        for (ids, bytes, want) in cases {
+            XCTAssertEqual(try tokenizer.decodeBytes(ids), bytes)
+            XCTAssertEqual(Array(try tokenizer.decode(ids).unicodeScalars), Array(want.unicodeScalars), "\(bytes)")
+        }
+    }
+
     func testOffsetsOfPrefixSpaceAreZeroWidth() throws {
         let tokenizer = try TokenizerFixtures.tokenizer()
         let tokens = tokenizer.encodeWithOffsets("This weekend", addPrefixSpace: true)
