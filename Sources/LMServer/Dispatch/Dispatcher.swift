@@ -70,7 +70,8 @@ public final class Dispatcher: @unchecked Sendable {
         return DispatcherSession(dispatcher: self, sink: sink, number: number)
     }
 
-    /// Called once, after `shutdown`'s reply (null) has been sent. Set by the transport.
+    /// Called once, on a thread of its own, after `shutdown`'s reply (null) has been sent. Set by the transport;
+    /// it may block (e.g. in `waitUntilIdle`).
     public var onShutdownRequested: (@Sendable () -> Void)? {
         get { state.lock(); defer { state.unlock() }; return shutdownHook }
         set { state.lock(); shutdownHook = newValue; state.unlock() }
@@ -235,12 +236,13 @@ public final class Dispatcher: @unchecked Sendable {
         if first { log("shutdown requested") }
     }
 
-    /// Calls the transport's hook, once, after `shutdown`'s reply has been sent.
+    /// Calls the transport's hook, once, after `shutdown`'s reply has been sent. It runs on its own thread:
+    /// the caller may be a lane finishing a batch, and a hook that waits for idleness must not block it.
     func callShutdownHook() {
         state.lock()
         let hook = shutdownHookCalled ? nil : shutdownHook
         shutdownHookCalled = true
         state.unlock()
-        hook?()
+        if let hook { DispatchQueue.global().async { hook() } }
     }
 }
