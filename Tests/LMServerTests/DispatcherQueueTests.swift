@@ -19,8 +19,10 @@ final class DispatcherQueueTests: XCTestCase {
         gate?.release()
     }
 
+    /// Queueing is tested with one model request at a time, so that a held request keeps the rest queued.
     private func make(_ configure: (inout DispatcherOptions) -> Void = { _ in }) -> (Dispatcher, CollectingSink, DispatcherSession) {
         var options = DispatcherOptions()
+        options.maxConcurrentModelRequests = 1
         configure(&options)
         let d = Dispatcher(backend: gate, options: options)
         let s = CollectingSink()
@@ -39,6 +41,21 @@ final class DispatcherQueueTests: XCTestCase {
         d.waitUntilIdle()
         XCTAssertNotNil(s.response(1)?.result)
         XCTAssertNotNil(s.response(2)?.result)
+    }
+
+    func testModelRequestsRunSideBySideUpToTheLimitSoTheEngineCanBatchThem() throws {
+        let (d, s, session) = make { $0.maxConcurrentModelRequests = 2 }
+        gate.hold()
+        session.request(1, "topk", ["text": "a"])
+        session.request(2, "topk", ["text": "b"])
+        session.request(3, "topk", ["text": "c"])
+        XCTAssertTrue(gate.waitUntilStarted(1))
+        XCTAssertTrue(gate.waitUntilStarted(2), "the second runs beside the first")
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertFalse(gate.waitUntilStarted(3, timeout: 0.1), "the third waits for a free slot")
+        gate.release()
+        d.waitUntilIdle()
+        for id in [1, 2, 3] as [RPCID] { XCTAssertNotNil(s.response(id)?.result, "request \(id)") }
     }
 
     func testInfoAndTokenizeDoNotWaitBehindModelWork() throws {
