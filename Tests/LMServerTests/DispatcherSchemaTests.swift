@@ -17,7 +17,7 @@ final class DispatcherSchemaTests: XCTestCase {
 
     func testSchemaNamesEveryMethod() throws {
         XCTAssertEqual(schema["$schema"], "https://json-schema.org/draft/2020-12/schema")
-        for m in ["info", "tokenize", "detokenize", "forward", "topk", "complete", "$/cancelRequest", "shutdown"] {
+        for m in ["info", "tokenize", "detokenize", "forward", "topk", "complete", "suggest", "$/cancelRequest", "shutdown"] {
             XCTAssertNotNil(schema["$defs"]?["\(m).params"], m)
             XCTAssertNotNil(schema["$defs"]?["\(m).result"], m)
         }

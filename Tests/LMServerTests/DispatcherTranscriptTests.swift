@@ -75,10 +75,17 @@ final class DispatcherTranscriptTests: XCTestCase {
             .send(request(5, "complete", ["text": "Hello", "max_tokens": 0])),
             .send(request(6, "complete", ["ids": .ints(Array(repeating: 464, count: 130)), "max_tokens": 2])),
         ]),
+        Scenario(name: "suggest", comment: "suggest: completions at the cursor; healing backs off the token the cursor splits", steps: [
+            .send(request(1, "suggest", ["text": "I wish I we", "n": 3])),
+            .send(request(2, "suggest", ["text": "I wish I we", "n": 3, "heal": false])),
+            .send(request(3, "suggest", ["text": "def f(x):", "n": 2, "stop_at": "line", "max_tokens": 4])),
+            .send(request(4, "suggest", ["text": "The quick brown", "stop_at": "none", "max_tokens": 3, "n": 1])),
+            .send(request(5, "suggest", ["text": "x", "n": 0])),
+        ]),
         Scenario(name: "stream", comment: "complete with stream: complete/delta notifications, then the response", steps: [
             .send(request("s1", "complete", ["text": "Streaming", "max_tokens": 6, "stream": true])),
         ]),
-        Scenario(name: "cancel", comment: "$/cancelRequest of a queued request: it answers -32800 at once; the running one is unaffected", steps: [
+        Scenario(name: "cancel", comment: "$/cancelRequest of a queued request: it answers -32800 at once; the running one is unaffected (one model request at a time, so that the second is surely queued)", daemonArgs: ["--max-batch", "1"], steps: [
             .send(request(1, "complete", ["text": "A long story", "max_tokens": 100]), settle: false),
             .send(request(2, "topk", ["text": "queued"]), settle: false),
             .send(notification("$/cancelRequest", ["id": 2]), settle: false),
@@ -128,9 +135,11 @@ final class DispatcherTranscriptTests: XCTestCase {
 
     static func dispatcher(args: [String]) throws -> Dispatcher {
         var options = DispatcherOptions()
-        for a in args {
+        var rest = args[...]
+        while let a = rest.popFirst() {
             switch a {
             case "--add-prefix-space": options.addPrefixSpace = true
+            case "--max-batch": options.maxConcurrentModelRequests = Int(rest.popFirst() ?? "") ?? 0
             default: throw NSError(domain: "transcript", code: 1, userInfo: [NSLocalizedDescriptionKey: "unknown daemon arg \(a)"])
             }
         }
@@ -187,7 +196,7 @@ final class DispatcherTranscriptTests: XCTestCase {
     func testEveryScenarioHasATranscript() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.examplesDirectory.path).filter { $0.hasSuffix(".jsonl") }
         XCTAssertEqual(Set(files), Set(Self.scenarios.map { "\($0.name).jsonl" }))
-        for required in ["info", "tokenize", "detokenize", "forward", "topk", "complete", "errors", "batch", "cancel", "stream", "shutdown"] {
+        for required in ["info", "tokenize", "detokenize", "forward", "topk", "complete", "suggest", "errors", "batch", "cancel", "stream", "shutdown"] {
             XCTAssertTrue(files.contains("\(required).jsonl"), required)
         }
     }
