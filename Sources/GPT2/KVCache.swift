@@ -19,18 +19,20 @@ public final class KVCache: @unchecked Sendable {
     let values: [UnsafeMutablePointer<Float>]
 
     /// An empty cache for a model of `config`'s shape holding up to `capacity` positions.
-    public init(config: GPT2Config, capacity: Int? = nil) {
-        let cap = min(capacity ?? config.nPositions, config.nPositions)
-        self.capacity = max(cap, 0)
-        self.width = config.nEmbd
-        self.layerCount = config.nLayer
-        let size = self.capacity * config.nEmbd
-        keys = (0..<config.nLayer).map { _ in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(size, 1)); p.initialize(repeating: 0, count: max(size, 1)); return p
-        }
-        values = (0..<config.nLayer).map { _ in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(size, 1)); p.initialize(repeating: 0, count: max(size, 1)); return p
-        }
+    public convenience init(config: GPT2Config, capacity: Int? = nil) {
+        self.init(width: config.nEmbd, layerCount: config.nLayer,
+                  capacity: min(capacity ?? config.nPositions, config.nPositions))
+    }
+
+    private init(width: Int, layerCount: Int, capacity: Int) {
+        self.capacity = max(capacity, 0)
+        self.width = width
+        self.layerCount = layerCount
+        let size = self.capacity * width
+        // Left uninitialised on purpose: rows are written before they are read (only rows < count are
+        // read), and untouched pages of a large cache then cost no memory.
+        keys = (0..<layerCount).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: max(size, 1)) }
+        values = (0..<layerCount).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: max(size, 1)) }
     }
 
     deinit {
@@ -43,6 +45,19 @@ public final class KVCache: @unchecked Sendable {
         let n = max(0, min(newCount, count))
         count = n
         tokens.removeSubrange(n...)
+    }
+
+    /// A new cache (of `capacity` positions, default this one's) holding a copy of the first `prefix` positions.
+    public func copy(prefix: Int? = nil, capacity newCapacity: Int? = nil) -> KVCache {
+        let n = max(0, min(prefix ?? count, count))
+        let other = KVCache(width: width, layerCount: layerCount, capacity: max(newCapacity ?? capacity, n))
+        for l in 0..<layerCount {
+            other.keys[l].update(from: keys[l], count: n * width)
+            other.values[l].update(from: values[l], count: n * width)
+        }
+        other.count = n
+        other.tokens = Array(tokens.prefix(n))
+        return other
     }
 
     /// Bytes of memory the cache holds.

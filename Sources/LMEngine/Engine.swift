@@ -7,12 +7,16 @@ import LMTokenizer
 public struct EngineOptions: Sendable {
     /// Threads the kernels may use.
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    /// Defaults: every core.
+    /// Memory for KV caches of recent sequences, reused across requests sharing a prefix (0: no reuse).
+    public var prefixCacheBytes: Int = 512 << 20
+    /// New tokens one batched step may stack (a longer prompt still runs, alone).
+    public var maxRowsPerStep: Int = 1024
+    /// Defaults: every core, 512 MiB of prefix cache.
     public init() {}
 }
 
-/// A loaded model and its tokenizer: everything the notebook did, as methods. Safe to share between
-/// threads; compute is serialised (the kernels already use every core).
+/// A loaded model and its tokenizer: everything the notebook did, as methods. Safe to call from many
+/// threads at once: concurrent requests are batched into shared forward passes.
 public final class Engine: @unchecked Sendable {
     /// What the model is.
     public let info: ModelInfo
@@ -21,10 +25,23 @@ public final class Engine: @unchecked Sendable {
     /// The tokenizer.
     public let tokenizer: GPT2Tokenizer
 
-    private let computeLock = NSLock()
+    let scheduler: BatchScheduler
+    let prefixCache: PrefixCache
 
-    /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files).
+    /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a GGUF
+    /// file (llama.cpp's format: weights and tokenizer in one file).
     public static func load(modelDirectory: URL, options: EngineOptions = EngineOptions()) throws -> Engine {
+        if modelDirectory.pathExtension.lowercased() == "gguf" {
+            let checkpoint = try GGUFCheckpoint.load(modelDirectory)
+            let t = checkpoint.tokenizer
+            let tokenizer = try GPT2Tokenizer(
+                tokens: t.tokens, merges: t.merges, specialTokenIds: t.specialTokenIds,
+                userDefinedTokenIds: t.userDefinedTokenIds, source: t.source,
+                tokensField: GGUFTokenizerTables.tokensField, mergesField: GGUFTokenizerTables.mergesField)
+            return try Engine(
+                weights: checkpoint.weights, tokenizer: tokenizer,
+                name: modelDirectory.deletingPathExtension().lastPathComponent, options: options)
+        }
         let config = try GPT2Config.load(from: modelDirectory.appendingPathComponent("config.json"))
         let weights = try GPT2Weights.load(directory: modelDirectory, config: config)
         let tokenizer = try GPT2Tokenizer.load(directory: modelDirectory)
@@ -41,12 +58,17 @@ public final class Engine: @unchecked Sendable {
                 name: "tokenizer",
                 reason: "has \(tokenizer.vocabularySize) tokens but the model's vocabulary is \(config.vocabSize)")
         }
-        self.model = GPT2Model(weights: weights, kernels: Kernels(threads: options.threads))
+        let model = GPT2Model(weights: weights, kernels: Kernels(threads: options.threads))
+        self.model = model
         self.tokenizer = tokenizer
         self.info = ModelInfo(
             model: name, vocabSize: config.vocabSize, nPositions: config.nPositions, nEmbd: config.nEmbd,
             nLayer: config.nLayer, nHead: config.nHead, dtype: weights.dtype, eosTokenId: tokenizer.endOfTextId)
+        self.scheduler = BatchScheduler(model: model, maxRowsPerStep: options.maxRowsPerStep)
+        self.prefixCache = PrefixCache(maxBytes: options.prefixCacheBytes) { model.makeCache() }
     }
+
+    deinit { scheduler.stop() }
 
     // MARK: Text
 
@@ -80,9 +102,14 @@ public final class Engine: @unchecked Sendable {
         guard context.count <= info.nPositions else {
             throw EngineError.contextTooLong(length: context.count, limit: info.nPositions)
         }
-        let values = try computeWithModel { model in
-            try model.forward(context, cache: model.makeCache(capacity: context.count),
-                              logits: positions == .all ? .all : .last, isCancelled: { cancel?.isCancelled ?? false })
+        var values: [Float] = []
+        if positions == .all {
+            // Every row is wanted, so nothing cached can be skipped.
+            try scheduler.run([SequenceJob(cache: model.makeCache(capacity: context.count), feed: context, rows: .all, cancel: cancel) {
+                values = $0; return nil
+            }])
+        } else {
+            values = try lastLogits(context, cancel: cancel)
         }
         return Logits(ids: context, rows: positions == .all ? context.count : 1, vocabSize: info.vocabSize, values: values)
     }
@@ -93,10 +120,7 @@ public final class Engine: @unchecked Sendable {
             throw EngineError.invalidArgument(name: "k", reason: "must be between 1 and the vocabulary size \(info.vocabSize)")
         }
         let (context, truncated) = try fitContext(ids, room: 0)
-        let logits = try computeWithModel { model in
-            try model.forward(context, cache: model.makeCache(capacity: context.count), logits: .last,
-                              isCancelled: { cancel?.isCancelled ?? false })
-        }
+        let logits = try lastLogits(context, cancel: cancel)
         return try logits.withUnsafeBufferPointer { row in
             let top = TokenRanking.top(row, k: k)
             let lse = TokenRanking.logSumExp(row)
@@ -117,43 +141,47 @@ public final class Engine: @unchecked Sendable {
             throw EngineError.invalidArgument(name: "logprobs", reason: "must be between 0 and 20")
         }
         var sampler = try Sampler(options: options)
-        let room = min(options.maxTokens, info.nPositions - 1)
+        // The prompt keeps room for the new tokens, but never less than half the context; generation
+        // ends ("length") when prompt and new tokens fill the context.
+        let room = min(options.maxTokens, info.nPositions / 2)
         let (context, truncated) = try fitContext(ids, room: room)
         var stream = TextStream(stops: options.stop)
         var newIds: [Int] = [], tokens: [GeneratedToken] = []
         var finish = FinishReason.length
+        guard options.maxTokens > 0 else {
+            return Generation(contextIds: context, ids: [], text: "", finishReason: .length, tokens: [], truncated: truncated)
+        }
 
-        let isCancelled = { cancel?.isCancelled ?? false }
-        try computeWithModel { model in
-            let cache = model.makeCache(capacity: min(info.nPositions, context.count + options.maxTokens))
-            var fed = context
-            while newIds.count < options.maxTokens {
-                let logits: [Float]
-                do {
-                    logits = try model.forward(fed, cache: cache, logits: .last, isCancelled: isCancelled)
-                } catch GPT2ForwardError.cancelled {
-                    finish = .cancelled; return
-                }
-                if isCancelled() { finish = .cancelled; return }
+        // One step per token: choose from the logits, report it, and feed it back unless it is the last.
+        let eos = info.eosTokenId
+        try withoutActuallyEscaping(onToken) { onToken in
+            let cache = prefixCache.checkout(for: context)
+            defer { prefixCache.checkin(cache) }
+            let job = SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) { logits in
                 var token = logits.withUnsafeBufferPointer { row -> GeneratedToken in
-                    describe(sampler.choose(row), in: row, alternatives: options.logprobs)
+                    self.describe(sampler.choose(row), in: row, alternatives: options.logprobs)
                 }
-                if token.id == info.eosTokenId && options.stopAtEndOfText { finish = .eos; return }
-                token.textDelta = stream.append(tokenizer.tokenBytes(token.id) ?? [])
+                if token.id == eos && options.stopAtEndOfText { finish = .eos; return nil }
+                token.textDelta = stream.append(self.tokenizer.tokenBytes(token.id) ?? [])
                 if stream.stopIndex != nil {
                     // The token that completes a stop string counts only if some of its text came before it.
                     finish = .stop
-                    if stream.tokensBeforeStop == newIds.count { return }
+                    if stream.tokensBeforeStop == newIds.count { return nil }
                 }
                 newIds.append(token.id)
                 tokens.append(token)
-                let last = finish == .stop || newIds.count == options.maxTokens || cache.count >= cache.capacity
+                let last = finish == .stop || newIds.count == options.maxTokens || cache.count + 1 >= cache.capacity
                 if last { token.textDelta += stream.finish() }
                 onToken(token)
-                if last { return }
-                fed = [token.id]
+                return last ? nil : [token.id]
+            }
+            do {
+                try scheduler.run([job])
+            } catch EngineError.cancelled {
+                finish = .cancelled
             }
         }
+        if cancel?.isCancelled == true, finish == .length, newIds.count < options.maxTokens { finish = .cancelled }
         // Text held back (an unfinished character, or what might have begun a stop string) is released
         // without a token when generation ends otherwise.
         let tail = stream.finish()
@@ -165,8 +193,19 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: Helpers
 
+    /// The last position's logits after `context`, reusing the longest cached prefix.
+    func lastLogits(_ context: [Int], cancel: CancellationFlag?) throws -> [Float] {
+        let cache = prefixCache.checkout(for: context)
+        defer { prefixCache.checkin(cache) }
+        var values: [Float] = []
+        try scheduler.run([SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) {
+            values = $0; return nil
+        }])
+        return values
+    }
+
     /// The chosen token's log-probability and the best `alternatives` others, before temperature.
-    private func describe(_ id: Int, in row: UnsafeBufferPointer<Float>, alternatives: Int) -> GeneratedToken {
+    func describe(_ id: Int, in row: UnsafeBufferPointer<Float>, alternatives: Int) -> GeneratedToken {
         let lse = TokenRanking.logSumExp(row)
         let top = TokenRanking.top(row, k: alternatives).map {
             TokenLogprob(id: $0, token: (try? tokenizer.decode([$0])) ?? "", logprob: Float(Double(row[$0]) - lse))
@@ -183,23 +222,17 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func validate(_ ids: [Int]) throws {
-        for id in ids where id < 0 || id >= min(info.vocabSize, tokenizer.vocabularySize) {
-            throw EngineError.invalidTokenId(id, vocabSize: min(info.vocabSize, tokenizer.vocabularySize))
-        }
+        let size = min(info.vocabSize, tokenizer.vocabularySize)
+        for id in ids where id < 0 || id >= size { throw EngineError.invalidTokenId(id, vocabSize: size) }
     }
 
-    /// Runs model work under the compute lock, mapping the model's errors to the engine's.
-    func computeWithModel<R>(_ body: (GPT2Model) throws -> R) throws -> R {
-        computeLock.lock()
-        defer { computeLock.unlock() }
-        do {
-            return try body(model)
-        } catch let error as GPT2ForwardError {
-            switch error {
-            case .cancelled: throw EngineError.cancelled
-            case let .contextTooLong(length, limit): throw EngineError.contextTooLong(length: length, limit: limit)
-            case let .invalidTokenId(id, vocabSize): throw EngineError.invalidTokenId(id, vocabSize: vocabSize)
-            }
+    /// The model's errors as the engine's.
+    static func mapModelError(_ error: Error) -> Error {
+        guard let error = error as? GPT2ForwardError else { return error }
+        switch error {
+        case .cancelled: return EngineError.cancelled
+        case let .contextTooLong(length, limit): return EngineError.contextTooLong(length: length, limit: limit)
+        case let .invalidTokenId(id, vocabSize): return EngineError.invalidTokenId(id, vocabSize: vocabSize)
         }
     }
 }

@@ -67,46 +67,64 @@ extension Engine {
             removed = tokenizer.tokenBytes(last) ?? []
             ids.removeLast()
         }
-        let (context, truncated) = try fitContext(ids, room: options.maxTokens)
+        let (context, truncated) = try fitContext(ids, room: min(options.maxTokens, info.nPositions / 2))
         let removedText = String(decoding: removed, as: UTF8.self)
         let partialWord = Self.trailingWord(of: text)
 
-        let suggestions: [Suggestion] = try computeWithModel { model in
-            let cache = model.makeCache(capacity: min(info.nPositions, context.count + options.maxTokens))
-            let first = try model.forward(context, cache: cache, logits: .last, isCancelled: { cancel?.isCancelled ?? false })
-            // The first token must start with the removed bytes; renormalise over those that do.
-            let allowed = removed.isEmpty ? Array(0..<info.vocabSize) : tokensStarting(with: removed)
-            let allowedLogits = allowed.map { first[$0] }
-            let lse = allowedLogits.withUnsafeBufferPointer { TokenRanking.logSumExp($0) }
-            let starts = allowedLogits.withUnsafeBufferPointer { TokenRanking.top($0, k: options.count) }.map { allowed[$0] }
+        // One pass over the context (prefix-cached), then the branches grow side by side, batched.
+        let cache = prefixCache.checkout(for: context)
+        defer { prefixCache.checkin(cache) }
+        var first: [Float] = []
+        try scheduler.run([SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) {
+            first = $0; return nil
+        }])
+        // The first token must start with the removed bytes; renormalise over those that do.
+        let allowed = removed.isEmpty ? Array(0..<min(info.vocabSize, tokenizer.vocabularySize)) : tokensStarting(with: removed)
+        let allowedLogits = allowed.map { first[$0] }
+        let lse = allowedLogits.withUnsafeBufferPointer { TokenRanking.logSumExp($0) }
+        let starts = allowedLogits.withUnsafeBufferPointer { TokenRanking.top($0, k: options.count) }.map { allowed[$0] }
 
-            var out: [Suggestion] = []
-            for start in starts {
-                if cancel?.isCancelled == true { throw EngineError.cancelled }
-                cache.truncate(to: context.count)
-                var branch = [start]
-                var bytes = Array((tokenizer.tokenBytes(start) ?? []).dropFirst(removed.count))
-                var logprob = Float(Double(first[start]) - lse)
-                while branch.count < options.maxTokens, !Self.ends(bytes, at: options.stopAt, partialWord: partialWord) {
-                    if cache.count + 1 > cache.capacity { break }
-                    let row = try model.forward([branch.last!], cache: cache, logits: .last, isCancelled: { cancel?.isCancelled ?? false })
-                    let next = row.withUnsafeBufferPointer { TokenRanking.top($0, k: 1)[0] }
-                    let nextBytes = tokenizer.tokenBytes(next) ?? []
-                    if next == info.eosTokenId || !Self.continues(bytes, with: nextBytes, at: options.stopAt) { break }
-                    logprob += row.withUnsafeBufferPointer { Float(Double($0[next]) - TokenRanking.logSumExp($0)) }
-                    branch.append(next)
-                    bytes += nextBytes
+        var branches = starts.map { start in
+            Branch(ids: [start], bytes: Array((tokenizer.tokenBytes(start) ?? []).dropFirst(removed.count)),
+                   logprob: Float(Double(first[start]) - lse))
+        }
+        var jobs: [SequenceJob] = []
+        for (b, branch) in branches.enumerated()
+        where branch.ids.count < options.maxTokens && !Self.ends(branch.bytes, at: options.stopAt) {
+            // The first branch extends the checked-out cache; the others extend copies of the context.
+            let branchCache = jobs.isEmpty ? cache : cache.copy(prefix: context.count)
+            guard branchCache.count + 1 < branchCache.capacity else { continue }
+            jobs.append(SequenceJob(cache: branchCache, feed: [branch.ids[0]], rows: .last, cancel: cancel) { row in
+                let next = row.withUnsafeBufferPointer { TokenRanking.top($0, k: 1)[0] }
+                let nextBytes = self.tokenizer.tokenBytes(next) ?? []
+                if next == self.info.eosTokenId || !Self.continues(branches[b].bytes, with: nextBytes, at: options.stopAt) {
+                    return nil
                 }
-                let insert = Self.cut(bytes, at: options.stopAt)
-                let insertText = String(decoding: insert, as: UTF8.self)
-                let label = (insert.first.map(Self.isWordByte) ?? true) ? partialWord + insertText : insertText
-                out.append(Suggestion(
-                    insert: insertText, label: label.trimmingCharacters(in: .whitespacesAndNewlines),
-                    logprob: logprob, ids: branch))
-            }
-            return out
+                branches[b].logprob += row.withUnsafeBufferPointer { Float(Double($0[next]) - TokenRanking.logSumExp($0)) }
+                branches[b].ids.append(next)
+                branches[b].bytes += nextBytes
+                let done = branches[b].ids.count >= options.maxTokens || Self.ends(branches[b].bytes, at: options.stopAt)
+                    || branchCache.count + 1 >= branchCache.capacity
+                return done ? nil : [next]
+            })
+        }
+        try scheduler.run(jobs)
+        let suggestions = branches.map { branch -> Suggestion in
+            let insert = Self.cut(branch.bytes, at: options.stopAt)
+            let insertText = String(decoding: insert, as: UTF8.self)
+            let label = (insert.first.map(Self.isWordByte) ?? true) ? partialWord + insertText : insertText
+            return Suggestion(
+                insert: insertText, label: label.trimmingCharacters(in: .whitespacesAndNewlines),
+                logprob: branch.logprob, ids: branch.ids)
         }
         return Suggestions(suggestions: suggestions, healed: removedText, truncated: truncated)
+    }
+
+    /// A suggestion while it grows.
+    struct Branch {
+        var ids: [Int]
+        var bytes: [UInt8]
+        var logprob: Float
     }
 
     /// Ids whose bytes begin with `prefix`.
@@ -131,7 +149,7 @@ extension Engine {
     }
 
     /// Whether a suggestion's bytes already reach its boundary.
-    static func ends(_ bytes: [UInt8], at boundary: SuggestionBoundary, partialWord: String) -> Bool {
+    static func ends(_ bytes: [UInt8], at boundary: SuggestionBoundary) -> Bool {
         switch boundary {
         case .none: return false
         case .line: return bytes.contains(0x0A)

@@ -82,6 +82,11 @@ final class GenerationTests: XCTestCase {
         XCTAssertTrue(g.truncated)
         XCTAssertEqual(g.contextIds, Array(ids.suffix(118)))
         XCTAssertEqual(g.ids.count, 10)
+        // A long request keeps at least half the context for the prompt.
+        let h = try engine.generate(ids: ids, options: options { $0.maxTokens = 1000; $0.stopAtEndOfText = false })
+        XCTAssertEqual(h.contextIds, Array(ids.suffix(64)))
+        XCTAssertEqual(h.ids.count, 64)
+        XCTAssertEqual(h.finishReason, .length)
         XCTAssertThrowsError(try engine.forward(ids: ids, positions: .last)) { error in
             XCTAssertEqual(error as? EngineError, .contextTooLong(length: 300, limit: 128))
         }

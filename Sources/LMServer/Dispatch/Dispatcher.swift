@@ -44,6 +44,7 @@ public final class Dispatcher: @unchecked Sendable {
     var shuttingDown = false
     var sessionCounter = 0
     var shutdownHook: (@Sendable () -> Void)? = nil
+    var shutdownHookCalled = false
 
     /// A dispatcher over a loaded engine.
     public convenience init(engine: Engine, options: DispatcherOptions = DispatcherOptions(),
@@ -225,15 +226,21 @@ public final class Dispatcher: @unchecked Sendable {
         state.unlock()
     }
 
-    /// Marks the dispatcher as shutting down and calls the transport's hook (once).
-    func requestShutdown() {
+    /// Refuses new work from now on (the `shutdown` request itself is still answered).
+    func beginShutdown() {
         state.lock()
         let first = !shuttingDown
         shuttingDown = true
-        let hook = shutdownHook
         state.unlock()
-        guard first else { return }
-        log("shutdown requested")
+        if first { log("shutdown requested") }
+    }
+
+    /// Calls the transport's hook, once, after `shutdown`'s reply has been sent.
+    func callShutdownHook() {
+        state.lock()
+        let hook = shutdownHookCalled ? nil : shutdownHook
+        shutdownHookCalled = true
+        state.unlock()
         hook?()
     }
 }

@@ -29,8 +29,10 @@ struct MethodEnvironment {
     let requestID: RPCID?
     /// Cancels a request of the same connection.
     let cancelRequest: (RPCID) -> Void
-    /// Starts a shutdown (after the reply is sent).
-    let requestShutdown: @Sendable () -> Void
+    /// Refuses new work from now on.
+    let beginShutdown: () -> Void
+    /// Tells the transport to finish and exit (to run after the reply is sent).
+    let afterShutdownReply: @Sendable () -> Void
 }
 
 /// What queued work may use while it runs.

@@ -1,0 +1,66 @@
+/// One weight of the model as float32: a read-only view whose memory `GPT2Weights` keeps alive.
+///
+/// Valid only while the `GPT2Weights` it came from is alive.
+public struct WeightTensor: @unchecked Sendable {
+    /// The checkpoint key it was read from (for tied heads, wte's key).
+    public let key: String
+    /// Its dimensions, outermost first (row-major).
+    public let shape: [Int]
+    /// The first of `count` values.
+    public let pointer: UnsafePointer<Float>
+    private let elementCount: Int
+
+    /// The number of values: the product of `shape`.
+    public var count: Int { elementCount }
+
+    /// The values as a buffer.
+    public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: elementCount) }
+
+    /// A view of `shape.reduce(1, *)` floats at `pointer`; the caller keeps that memory alive.
+    public init(key: String, shape: [Int], pointer: UnsafePointer<Float>) {
+        self.key = key
+        self.shape = shape
+        self.pointer = pointer
+        self.elementCount = shape.reduce(1, *)
+    }
+}
+
+/// The weights of one transformer block (C = n_embd, I = n_inner; Conv1D weights are in × out).
+public struct GPT2LayerWeights: @unchecked Sendable {
+    /// ln_1 gain and bias, [C].
+    public let ln1Weight, ln1Bias: WeightTensor
+    /// attn.c_attn weight, [C, 3C]: x·W gives q, k, v side by side.
+    public let attnWeight: WeightTensor
+    /// attn.c_attn bias, [3C].
+    public let attnBias: WeightTensor
+    /// attn.c_proj weight, [C, C].
+    public let attnProjWeight: WeightTensor
+    /// attn.c_proj bias, [C].
+    public let attnProjBias: WeightTensor
+    /// ln_2 gain and bias, [C].
+    public let ln2Weight, ln2Bias: WeightTensor
+    /// mlp.c_fc weight, [C, I].
+    public let fcWeight: WeightTensor
+    /// mlp.c_fc bias, [I].
+    public let fcBias: WeightTensor
+    /// mlp.c_proj weight, [I, C].
+    public let mlpProjWeight: WeightTensor
+    /// mlp.c_proj bias, [C].
+    public let mlpProjBias: WeightTensor
+
+    /// Builds a block from views made by `make`, one per spec of `keys`.
+    init(_ keys: LayerKeys, _ make: (WeightSpec) throws -> WeightTensor) rethrows {
+        ln1Weight = try make(keys.ln1Weight)
+        ln1Bias = try make(keys.ln1Bias)
+        attnWeight = try make(keys.attnWeight)
+        attnBias = try make(keys.attnBias)
+        attnProjWeight = try make(keys.attnProjWeight)
+        attnProjBias = try make(keys.attnProjBias)
+        ln2Weight = try make(keys.ln2Weight)
+        ln2Bias = try make(keys.ln2Bias)
+        fcWeight = try make(keys.fcWeight)
+        fcBias = try make(keys.fcBias)
+        mlpProjWeight = try make(keys.mlpProjWeight)
+        mlpProjBias = try make(keys.mlpProjBias)
+    }
+}
