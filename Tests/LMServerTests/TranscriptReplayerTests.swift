@@ -38,7 +38,7 @@ final class TranscriptReplayerTests: XCTestCase {
         """
 
     func testAMatchingTranscriptReplaysCleanly() throws {
-        let transcript = try Transcript(name: "good", text: Self.goodTranscript)
+        let transcript = try ReplayTranscript(name: "good", text: Self.goodTranscript)
         XCTAssertEqual(transcript.daemonArguments, ["--add-prefix-space"])
         XCTAssertEqual(transcript.expected.count, 6)
         XCTAssertEqual(try TranscriptReplayer.replay(transcript, socketPath: path, timeout: 10), [])
@@ -55,7 +55,7 @@ final class TranscriptReplayerTests: XCTestCase {
         for (original, replacement, mention) in cases {
             let text = Self.goodTranscript.replacingOccurrences(of: original, with: replacement)
             XCTAssertNotEqual(text, Self.goodTranscript, "the mutation \(replacement) applies")
-            let problems = try TranscriptReplayer.replay(try Transcript(name: "bad", text: text), socketPath: path, timeout: 10)
+            let problems = try TranscriptReplayer.replay(try ReplayTranscript(name: "bad", text: text), socketPath: path, timeout: 10)
             XCTAssertTrue(problems.contains { $0.contains(mention) }, "\(mention) not reported in \(problems)")
         }
     }
@@ -63,7 +63,7 @@ final class TranscriptReplayerTests: XCTestCase {
     func testMissingRepliesAreReportedNotWaitedForForever() throws {
         let text = Self.goodTranscript + "\n{\"recv\": {\"jsonrpc\": \"2.0\", \"id\": 99, \"result\": null}}"
         let started = Date()
-        let problems = try TranscriptReplayer.replay(try Transcript(name: "short", text: text), socketPath: path, timeout: 1)
+        let problems = try TranscriptReplayer.replay(try ReplayTranscript(name: "short", text: text), socketPath: path, timeout: 1)
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         XCTAssertTrue(problems.contains { $0.contains("id 99") }, "\(problems)")
     }
