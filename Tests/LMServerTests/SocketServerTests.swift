@@ -192,7 +192,7 @@ final class SocketServerTests: XCTestCase {
     }
 
     func testSomethingElseAtThePathIsLeftAlone() throws {
-        FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
         let server = SocketServer(path: path, service: EchoService(), log: TransportLogCollector().log)
         XCTAssertThrowsError(try server.start(onEnd: { _ in })) { error in
             XCTAssertEqual(error as? TransportError, .notASocket(path: path))
