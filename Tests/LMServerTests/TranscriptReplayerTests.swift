@@ -77,8 +77,10 @@ final class TranscriptReplayerTests: XCTestCase {
 
 /// A JSON-RPC fake: `slow` echoes params after 100 ms, `count` sends n `count/tick` notifications then
 /// `{n, half: 0.5}`, `floats` returns `logits_base64` of [1, 2, 3.0001]; invalid JSON gets -32700.
+/// `never` gets no answer; `$/cancelRequest` notifications are counted in `cancels`.
 final class FakeRPCService: LineService, @unchecked Sendable {
-    func openLineSession(sink: ReplySink) -> LineSession { FakeRPCSession(sink: sink) }
+    let cancels = LockedBox<[JSONValue]>([])
+    func openLineSession(sink: ReplySink) -> LineSession { FakeRPCSession(sink: sink, service: self) }
     func cancelAll() {}
     func waitUntilIdle() {}
     func setShutdownHandler(_ handler: @escaping @Sendable () -> Void) {}
@@ -86,7 +88,8 @@ final class FakeRPCService: LineService, @unchecked Sendable {
 
 final class FakeRPCSession: LineSession {
     let sink: ReplySink
-    init(sink: ReplySink) { self.sink = sink }
+    weak var service: FakeRPCService?
+    init(sink: ReplySink, service: FakeRPCService) { self.sink = sink; self.service = service }
     func close() {}
 
     func receive(line: [UInt8]) {
@@ -105,6 +108,10 @@ final class FakeRPCSession: LineSession {
             let n = request["params"]?["n"]?.intValue ?? 0
             for i in 0..<n { reply(["jsonrpc": "2.0", "method": "count/tick", "params": ["id": id, "i": .int(i)]]) }
             reply(["jsonrpc": "2.0", "id": id, "result": ["n": .int(n), "half": 0.5]])
+        case "never":
+            break
+        case "$/cancelRequest":
+            service?.cancels.value.append(request["params"]?["id"] ?? .null)
         case "floats":
             reply(["jsonrpc": "2.0", "id": id, "result": ["logits_base64": .string(Float32Base64.encode([1, 2, 3.0001] as [Float]))]])
         default:
