@@ -164,6 +164,13 @@ final class DispatcherMethodTests: XCTestCase {
         XCTAssertEqual(zero["finish_reason"], "length")
     }
 
+    func testHugeMaxTokensStopsAtTheContext() throws {
+        let r = try XCTUnwrap(call("complete", ["ids": [464], "max_tokens": .int(Int.max)])?.result)
+        let n = try XCTUnwrap(r["ids"]?.arrayValue?.count)
+        XCTAssertLessThan(n, 128)
+        XCTAssertTrue(r["finish_reason"] == "length" || r["finish_reason"] == "eos", "\(r)")
+    }
+
     func testCompleteLogprobs() throws {
         let r = try XCTUnwrap(call("complete", ["text": "Hello", "max_tokens": 4, "logprobs": 3])?.result)
         let ids = try XCTUnwrap(r["ids"]?.intArray)

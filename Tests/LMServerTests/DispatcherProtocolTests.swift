@@ -150,6 +150,36 @@ final class DispatcherProtocolTests: XCTestCase {
         XCTAssertEqual(deltas.flatMap { $0["params"]?["ids"]?.intArray ?? [] }, batch[0].result?["ids"]?.intArray)
     }
 
+    func testDamagedLinesNeverCrashAndAlwaysGetWellFormedReplies() throws {
+        let dir = Fixtures.repositoryRoot.appendingPathComponent("protocol/examples")
+        var seeds: [[UInt8]] = []
+        for name in ["info", "tokenize", "detokenize", "topk", "errors", "batch"] {
+            seeds += try Transcript(contentsOf: dir.appendingPathComponent("\(name).jsonl")).sends.filter { $0.count < 2000 }
+        }
+        var rng = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = Array(#"{}[]",:0-9e."\u"#.utf8) + [0x00, 0x0A, 0x80, 0xC3, 0xED, 0xFF]
+        for _ in 0..<1500 {
+            var line = seeds.randomElement(using: &rng) ?? []
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: if !line.isEmpty { line[Int.random(in: 0..<line.count, using: &rng)] = interesting.randomElement(using: &rng)! }
+            case 1: line = Array(line.prefix(Int.random(in: 0...line.count, using: &rng)))
+            default: if !line.isEmpty { line.insert(interesting.randomElement(using: &rng)!, at: Int.random(in: 0..<line.count, using: &rng)) }
+            }
+            session.receive(line: line)
+        }
+        dispatcher.waitUntilIdle()
+        let known: Set<Int> = [-32700, -32600, -32601, -32602, -32800, -32000]
+        for raw in sink.rawLines {
+            XCTAssertFalse(raw.contains(0x0A))
+            let v = try JSONValue.parse(raw)
+            for m in v.arrayValue ?? [v] where m["method"] == nil {
+                XCTAssertEqual(m["jsonrpc"], "2.0")
+                if let code = m.errorCode { XCTAssertTrue(known.contains(code), "\(m)") } else { XCTAssertNotNil(m.result, "\(m)") }
+            }
+        }
+        XCTAssertGreaterThan(sink.count, 500)
+    }
+
     func testDuplicateIdInFlightIsRefused() throws {
         let gate = GatedEngine(try TinyEngine.get())
         let d = Dispatcher(backend: gate)

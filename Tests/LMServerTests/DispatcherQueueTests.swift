@@ -19,8 +19,10 @@ final class DispatcherQueueTests: XCTestCase {
         gate?.release()
     }
 
+    /// Queueing is tested with one model request at a time, so that a held request keeps the rest queued.
     private func make(_ configure: (inout DispatcherOptions) -> Void = { _ in }) -> (Dispatcher, CollectingSink, DispatcherSession) {
         var options = DispatcherOptions()
+        options.maxConcurrentModelRequests = 1
         configure(&options)
         let d = Dispatcher(backend: gate, options: options)
         let s = CollectingSink()
@@ -39,6 +41,21 @@ final class DispatcherQueueTests: XCTestCase {
         d.waitUntilIdle()
         XCTAssertNotNil(s.response(1)?.result)
         XCTAssertNotNil(s.response(2)?.result)
+    }
+
+    func testModelRequestsRunSideBySideUpToTheLimitSoTheEngineCanBatchThem() throws {
+        let (d, s, session) = make { $0.maxConcurrentModelRequests = 2 }
+        gate.hold()
+        session.request(1, "topk", ["text": "a"])
+        session.request(2, "topk", ["text": "b"])
+        session.request(3, "topk", ["text": "c"])
+        XCTAssertTrue(gate.waitUntilStarted(1))
+        XCTAssertTrue(gate.waitUntilStarted(2), "the second runs beside the first")
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertFalse(gate.waitUntilStarted(3, timeout: 0.1), "the third waits for a free slot")
+        gate.release()
+        d.waitUntilIdle()
+        for id in [1, 2, 3] as [RPCID] { XCTAssertNotNil(s.response(id)?.result, "request \(id)") }
     }
 
     func testInfoAndTokenizeDoNotWaitBehindModelWork() throws {
@@ -213,12 +230,14 @@ final class DispatcherQueueTests: XCTestCase {
     func testShutdownRepliesThenCallsTheHook() throws {
         let (d, s, session) = make()
         let seen = LogCollector()
-        d.onShutdownRequested = { seen.append("hook after \(s.count) lines") }
+        let called = expectation(description: "hook")
+        d.onShutdownRequested = { seen.append("hook after \(s.count) lines"); called.fulfill() }
         gate.hold()
         session.request(1, "topk", ["text": "a"])
         XCTAssertTrue(gate.waitUntilStarted(1))
         session.request(2, "shutdown")
         XCTAssertEqual(s.response(2, timeout: 5)?.result, .null, "answered without waiting for the running request")
+        wait(for: [called], timeout: 5)
         XCTAssertEqual(seen.lines, ["hook after 1 lines"])
         XCTAssertTrue(d.isShuttingDown)
         session.request(3, "topk", ["text": "late"])
@@ -230,21 +249,27 @@ final class DispatcherQueueTests: XCTestCase {
         XCTAssertNotNil(s.response(1)?.result, "in-flight work still finishes")
         session.request(5, "shutdown")
         XCTAssertEqual(s.response(5)?.result, .null)
+        Thread.sleep(forTimeInterval: 0.2)
         XCTAssertEqual(seen.lines.count, 1, "the hook is called once")
     }
 
     func testShutdownInABatchCallsTheHookAfterTheBatchReply() throws {
         let (d, s, session) = make()
         let seen = LogCollector()
-        d.onShutdownRequested = { seen.append("hook after \(s.count) lines") }
+        let called = expectation(description: "hook")
+        // A hook that waits for idleness, as the transport's may, must not deadlock the lane that sends
+        // the batch's reply (the topk below finishes last, on the model lane).
+        d.onShutdownRequested = { d.waitUntilIdle(); seen.append("hook after \(s.count) lines"); called.fulfill() }
         session.send([
-            ["jsonrpc": "2.0", "id": 1, "method": "shutdown"],
-            ["jsonrpc": "2.0", "id": 2, "method": "topk", "params": ["text": "a", "k": 1]],
+            ["jsonrpc": "2.0", "id": 1, "method": "topk", "params": ["text": "a", "k": 1]],
+            ["jsonrpc": "2.0", "id": 2, "method": "shutdown"],
+            ["jsonrpc": "2.0", "id": 3, "method": "topk", "params": ["text": "b", "k": 1]],
         ])
-        d.waitUntilIdle()
+        wait(for: [called], timeout: 10)
         let batch = try XCTUnwrap(s.wait(for: 1)[0].arrayValue)
-        XCTAssertEqual(batch[0].result, .null)
-        XCTAssertEqual(batch[1].errorCode, -32000, "work after shutdown is refused")
+        XCTAssertNotNil(batch[0].result, "work accepted before shutdown finishes")
+        XCTAssertEqual(batch[1].result, .null)
+        XCTAssertEqual(batch[2].errorCode, -32000, "work after shutdown is refused")
         XCTAssertEqual(seen.lines, ["hook after 1 lines"])
     }
 

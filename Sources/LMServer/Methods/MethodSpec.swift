@@ -1,8 +1,8 @@
 import LMEngine
 import LMProtocol
 
-/// Which serial lane a queued call runs on: model work (forward, topk, complete) computes one at a time;
-/// tokenizer work (tokenize, detokenize) never waits behind the model.
+/// Which lane a queued call runs on: model work (forward, topk, complete, suggest) runs a bounded number
+/// at a time, batched by the engine; tokenizer work (tokenize, detokenize) never waits behind the model.
 enum MethodLane: Sendable {
     /// Forward passes.
     case model
