@@ -1,6 +1,6 @@
 import Foundation
 
-// Temporary dispatch until the full lmbench lands: only `lmbench tokenizer [FILE]` exists so far.
+// Temporary dispatch until the full lmbench lands: `lmbench tokenizer [FILE]`, `lmbench kernels`.
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "tokenizer" {
     do {
@@ -10,5 +10,6 @@ if arguments.first == "tokenizer" {
         exit(1)
     }
 } else {
+    try KernelBench.runIfRequested(CommandLine.arguments)
     print("not yet")
 }

@@ -64,6 +64,8 @@ final class MethodResultsTests: XCTestCase {
         XCTAssertEqual(String(decoding: out, as: UTF8.self), #"{"ids":[1],"shape":[1,2],"logits":[[null,1.0]]}"#)
         withNaN.encoding = .base64
         XCTAssertEqual(ForwardResult(json: withNaN.json)?.values.first?.isNaN, true, "base64 keeps NaN")
+        XCTAssertNil(ForwardResult(json: ["ids": [], "shape": [.int(Int.max), 2], "logits": []]), "hostile shape")
+        XCTAssertNil(ForwardResult(json: ["ids": [], "shape": [-1, -1], "logits_base64": ""]))
     }
 
     func testBase64() throws {

@@ -148,6 +148,28 @@ final class DispatcherMethodTests: XCTestCase {
         XCTAssertEqual(call("topk", ["text": "a", "k": 50258])?["error"]?["data"]?["param"], "k")
     }
 
+    func testSuggestMatchesTheEngineAndHeals() throws {
+        var options = SuggestionOptions()
+        options.count = 76
+        options.maxTokens = 1
+        let expected = try engine.suggest(text: "I wish I we", options: options)
+        let r = try XCTUnwrap(call("suggest", ["text": "I wish I we", "n": 76, "max_tokens": 1])?.result)
+        let items = try XCTUnwrap(r["suggestions"]?.arrayValue)
+        XCTAssertEqual(items.map { $0["insert"]?.stringValue }, expected.suggestions.map(\.insert))
+        XCTAssertEqual(items.map { $0["label"]?.stringValue }, expected.suggestions.map(\.label))
+        XCTAssertEqual(items.map { $0["ids"]?.intArray }, expected.suggestions.map(\.ids))
+        XCTAssertEqual(r["healed"], " we")
+        // "were" is offered as "re": the typed "we" is kept.
+        XCTAssertTrue(items.contains { $0["insert"] == "re" && $0["label"] == "were" })
+        let unhealed = try XCTUnwrap(call("suggest", ["text": "I wish I we", "heal": false])?.result)
+        XCTAssertEqual(unhealed["healed"], "")
+        XCTAssertEqual(unhealed["suggestions"]?.arrayValue?.count, 5, "n defaults to 5")
+        XCTAssertEqual(call("suggest", ["text": "a", "n": 0])?["error"]?["data"]?["param"], "n")
+        XCTAssertEqual(call("suggest", ["text": "a", "stop_at": "page"])?["error"]?["data"]?["param"], "stop_at")
+        XCTAssertEqual(call("suggest", ["n": 3])?["error"]?["data"]?["param"], "text")
+        XCTAssertEqual(call("suggest", ["text": 5])?["error"]?["code"], -32602)
+    }
+
     func testCompleteMatchesTheEngine() throws {
         var options = GenerationOptions()
         options.maxTokens = 8
@@ -162,6 +184,13 @@ final class DispatcherMethodTests: XCTestCase {
         let zero = try XCTUnwrap(call("complete", ["text": "x", "max_tokens": 0])?.result)
         XCTAssertEqual(zero["ids"], [])
         XCTAssertEqual(zero["finish_reason"], "length")
+    }
+
+    func testHugeMaxTokensStopsAtTheContext() throws {
+        let r = try XCTUnwrap(call("complete", ["ids": [464], "max_tokens": .int(Int.max)])?.result)
+        let n = try XCTUnwrap(r["ids"]?.arrayValue?.count)
+        XCTAssertLessThan(n, 128)
+        XCTAssertTrue(r["finish_reason"] == "length" || r["finish_reason"] == "eos", "\(r)")
     }
 
     func testCompleteLogprobs() throws {

@@ -136,6 +136,11 @@ final class GatedEngine: DispatchEngine, @unchecked Sendable {
         door(cancel)
         return try inner.generate(ids: ids, options: options, cancel: cancel, onToken: onToken)
     }
+
+    func suggest(text: String, options: SuggestionOptions, cancel: CancellationFlag?) throws -> Suggestions {
+        door(cancel)
+        return try inner.suggest(text: text, options: options, cancel: cancel)
+    }
 }
 
 extension DispatcherSession {
