@@ -455,11 +455,15 @@ class Client:
         params["stream"] = True
         return CompletionStream(self.request("complete", params), self.timeout if timeout is None else timeout)
 
-    def suggest(self, text, n=None, max_tokens=None, stop_at=None, heal=None, timeout=None):
+    def suggest(self, text, n=None, max_tokens=None, stop_at=None, heal=None, add_prefix_space=None, full=False,
+                timeout=None):
         """Completions for a cursor after `text`, best first: a list of {insert, label, logprob, ids}; `insert`
-        is what to type at the cursor, `label` the whole word. stop_at: "word" (default), "line" or "none"."""
-        params = self._options({"text": text}, n=n, max_tokens=max_tokens, stop_at=stop_at, heal=heal)
-        return self.call("suggest", params, timeout=timeout)["suggestions"]
+        is what to type at the cursor, `label` the whole word. stop_at: "word" (default), "line" or "none".
+        With `full`, the whole result: {suggestions, healed[, truncated]}."""
+        params = self._options({"text": text}, n=n, max_tokens=max_tokens, stop_at=stop_at, heal=heal,
+                               add_prefix_space=add_prefix_space)
+        result = self.call("suggest", params, timeout=timeout)
+        return result if full else result["suggestions"]
 
     def shutdown(self):
         """Asks lmd to stop (it answers null first)."""
@@ -490,6 +494,10 @@ def start_daemon(model, socket_path=None, lmd_bin=None, lmd_args=(), timeout=60.
         except OSError as error:
             raise LMDStartError("cannot create the socket folder %s: %s" % (folder, error.strerror)) from error
     log_path = socket_path + ".log"
+    try:
+        log_start = os.path.getsize(log_path)
+    except OSError:
+        log_start = 0
     command = [lmd_bin, "--model", str(model), "--socket", socket_path] + list(lmd_args)
     # The log is the owner's only, like the socket's folder.
     with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
@@ -504,7 +512,8 @@ def start_daemon(model, socket_path=None, lmd_bin=None, lmd_args=(), timeout=60.
             return process
         status = process.poll()
         if status is not None:
-            raise LMDStartError("lmd exited with status %d: %s (log: %s)" % (status, _last_line(log_path), log_path))
+            raise LMDStartError("lmd exited with status %d: %s (log: %s)" % (status, _first_new_line(log_path, log_start),
+                                                                             log_path))
         time.sleep(0.05)
     stop_process(process)
     raise LMDStartError("lmd did not answer on %s within %g s (log: %s)" % (socket_path, timeout, log_path))
@@ -536,12 +545,12 @@ def stop_process(process, grace=10.0):
         return process.wait()
 
 
-def _last_line(path):
+def _first_new_line(path, offset):
+    """The first line lmd wrote to its log from `offset` on (its first complaint, before any usage text)."""
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 4096))
-            lines = f.read().decode("utf-8", errors="replace").strip().splitlines()
-            return lines[-1] if lines else "no message"
+            f.seek(offset)
+            lines = [line for line in f.read(65536).decode("utf-8", errors="replace").splitlines() if line.strip()]
+            return lines[0] if lines else "no message"
     except OSError:
         return "no log"

@@ -21,13 +21,23 @@ fi
 
 export LMD_TEST_DIR; LMD_TEST_DIR=$(mktemp -d /tmp/lmdnv-XXXXXX)
 export LMD_TEST_SOCKET=$LMD_TEST_DIR/lmd.sock
-"$LMD_BIN" --model "$LMD_MODEL" --socket "$LMD_TEST_SOCKET" 2>"$LMD_TEST_DIR/lmd.log" &
+# --max-batch 1: lmd computes one model request at a time, so that the test can hold requests in its queue
+# (to see a superseded one answered -32800). An lmd without that option is run as it is, and the test
+# leaves that check out.
+export LMD_TEST_ONE_AT_A_TIME=1
+"$LMD_BIN" --model "$LMD_MODEL" --socket "$LMD_TEST_SOCKET" --max-batch 1 2>"$LMD_TEST_DIR/lmd.log" &
 LMD_PID=$!
+sleep 0.3
+if ! kill -0 "$LMD_PID" 2>/dev/null && grep -q -- "--max-batch" "$LMD_TEST_DIR/lmd.log"; then
+    LMD_TEST_ONE_AT_A_TIME=0
+    "$LMD_BIN" --model "$LMD_MODEL" --socket "$LMD_TEST_SOCKET" 2>"$LMD_TEST_DIR/lmd.log" &
+    LMD_PID=$!
+fi
 cleanup() {
     kill "$LMD_PID" 2>/dev/null
     wait "$LMD_PID" 2>/dev/null
     # An lmd the plugin started (and the test failed to stop) is in its own session: stop it by its pid.
-    if [ -f "$LMD_TEST_DIR/auto/lmd.sock.pid" ]; then kill "$(cat "$LMD_TEST_DIR/auto/lmd.sock.pid")" 2>/dev/null; fi
+    if [ -f "$LMD_TEST_DIR/auto.pid" ]; then kill "$(cat "$LMD_TEST_DIR/auto.pid")" 2>/dev/null; fi
     rm -rf "$LMD_TEST_DIR"
 }
 trap cleanup EXIT
