@@ -226,8 +226,13 @@ class Client:
         except LMDConnectionError:
             if model is None:
                 raise
-            self.daemon = start_daemon(model, self.socket_path, lmd_bin=lmd_bin, lmd_args=lmd_args,
-                                       timeout=start_timeout)
+            try:
+                self.daemon = start_daemon(model, self.socket_path, lmd_bin=lmd_bin, lmd_args=lmd_args,
+                                           timeout=start_timeout)
+            except LMDStartError:
+                # Another client may have started one at the same moment (ours then could not listen).
+                if not is_listening(self.socket_path):
+                    raise
             self._sock = self._connect()
         self._reader = threading.Thread(target=self._read_loop, name="lmd-client-reader", daemon=True)
         self._reader.start()

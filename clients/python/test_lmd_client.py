@@ -598,6 +598,32 @@ class DaemonStartTests(unittest.TestCase):
         with self.assertRaises(LMDStartError):
             Client(os.path.join(_folder, "bad2.sock"), model=LMD_MODEL, lmd_bin=os.path.join(_folder, "no-lmd"))
 
+    def test_two_clients_start_at_once(self):
+        path = os.path.join(_folder, "race", "lmd.sock")
+        clients, failures = [], []
+
+        def connect():
+            try:
+                clients.append(Client(path, model=LMD_MODEL, lmd_bin=LMD_BIN, start_timeout=120))
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        threads = [threading.Thread(target=connect) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        try:
+            self.assertEqual(failures, [])
+            self.assertEqual(len(clients), 2)
+            self.assertEqual(clients[0].topk("Hi", k=3), clients[1].topk("Hi", k=3))
+        finally:
+            started = [c.daemon for c in clients if c.daemon is not None]
+            for c in clients:
+                c.close()
+            for process in started:
+                stop_process(process)
+
     def test_autostart_then_shutdown(self):
         path = os.path.join(_folder, "auto", "lmd.sock")
         lm = Client(path, model=LMD_MODEL, lmd_bin=LMD_BIN, start_timeout=120)
