@@ -51,9 +51,10 @@ done
 # -i NONE: no shada; XDG folders inside the scratch folder so that no user config or state is read.
 XDG_CONFIG_HOME=$LMD_TEST_DIR/config XDG_DATA_HOME=$LMD_TEST_DIR/data XDG_STATE_HOME=$LMD_TEST_DIR/state \
 XDG_CACHE_HOME=$LMD_TEST_DIR/cache \
-    timeout 600 nvim --headless -u NONE -i NONE -n \
+    timeout 300 nvim --headless -u NONE -i NONE -n \
     --cmd "set runtimepath^=$PLUGIN" --cmd "runtime plugin/lmd.lua" \
-    -c "luafile $HERE/test_lmd.lua" 2>&1 </dev/null
+    -c "lua local ok, err = pcall(dofile, '$HERE/test_lmd.lua') if not ok then io.stdout:write('FAIL loading the test: ' .. tostring(err) .. '\\n0 passed, 1 failed\\n') vim.cmd('cquit') end" \
+    2>&1 </dev/null
 status=$?
 if [ $status -ne 0 ]; then
     echo "(nvim exited with status $status; lmd log: $(tail -n 3 "$LMD_TEST_DIR/lmd.log" | tr '\n' ' '))"

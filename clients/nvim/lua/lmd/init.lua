@@ -8,168 +8,26 @@
 -- auto_popup, the popup menu.
 local uv = vim.loop
 local rpc = require("lmd.rpc")
-local daemon = require("lmd.daemon")
 local ghost = require("lmd.ghost")
+local config = require("lmd.config")
+local state = require("lmd.state")
+local client = require("lmd.client")
+local status = require("lmd.status")
 
 local M = {}
 
---- The defaults; setup() merges what it is given over them.
-M.defaults = {
-  socket = nil,            -- lmd's socket; nil: $XDG_RUNTIME_DIR/lmd.sock, else /tmp/lmd-$UID/lmd.sock
-  model = nil,             -- model folder for starting lmd when nothing listens; nil: never start it
-  lmd_cmd = "lmd",         -- the lmd program (a string, or a list: program and arguments)
-  lmd_args = {},           -- more arguments for a started lmd, e.g. { "--threads", "2" }
-  start_timeout_ms = 60000, -- how long a started lmd may take to answer
-  keys = {
-    accept = "<Tab>",      -- insert the ghost text (the key keeps its own meaning when there is none)
-    dismiss = nil,         -- hide the ghost text, e.g. "<C-]>"
-    next = nil,            -- show the next / previous suggestion as ghost text, e.g. "<M-]>"
-    prev = nil,
-  },
-  ghost_text = true,       -- draw the best suggestion after the cursor
-  auto_trigger = true,     -- ask while typing (TextChangedI); false: only <C-x><C-o> asks
-  auto_popup = false,      -- also open the completion menu (vim.fn.complete) when suggestions arrive
-  omnifunc = true,         -- set 'omnifunc' to require'lmd'.complete in buffers where it is empty
-  debounce_ms = 150,       -- wait this long after the last change before asking
-  n = 5,                   -- suggestions per request
-  max_tokens = 8,          -- tokens per suggestion at most
-  stop_at = "word",        -- "word", "line" or "none"
-  heal = true,             -- let a suggestion re-type the unfinished token before the cursor
-  context_lines = 40,      -- lines before the cursor sent as context
-  max_context_bytes = 4000, -- at most this much of them (the model sees its context window's worth)
-  timeout_ms = 3000,       -- how long <C-x><C-o> waits for an answer
-  retry_ms = 5000,         -- after a failed connection, wait this long before trying again
-  hl_group = "LmdGhostText",
-  enabled = nil,           -- function(bufnr) -> boolean; default: normal file buffers
-}
-
-M.config = vim.deepcopy(M.defaults)
-
--- Everything that changes while running.
-local state = {
-  set_up = false,
-  conn = nil,              -- rpc connection
-  connecting = false,
-  waiters = {},            -- callbacks waiting for the connection
-  last_failure = nil,      -- { time, message }
-  info = nil,              -- lmd's `info` result
-  process = nil,           -- an lmd this plugin started
-  timer = nil,             -- debounce timer
-  inflight = nil,          -- { id, key } of the suggest request waiting for its answer
-  latest = nil,            -- { key, suggestions, prefix, start } of the last answer that matched
-  ghost = nil,             -- { buf, row, col, tick, text, index }
-  superseded = {},         -- ids cancelled because a newer request replaced them (newest last)
-  notified = nil,          -- last error message shown, so that it is shown once
-  enabled_flag = true,
-}
+--- The defaults; setup() puts what it is given over them.
+M.defaults = config.defaults
+--- The options in force.
+M.config = config.values
 M._state = state
 
-local function notify(message, level)
-  if state.notified == message then
-    return
-  end
-  state.notified = message
-  vim.notify("lmd: " .. message, level or vim.log.levels.WARN)
-end
-
--- ---------------------------------------------------------------------------------------------------
--- Connection
-
-local function socket_path()
-  return M.config.socket or daemon.default_socket()
-end
-
-local function connected(conn)
-  state.conn = conn
-  state.notified = nil
-  state.last_failure = nil
-  conn.on_close = function(reason)
-    if state.conn == conn then
-      state.conn = nil
-      state.inflight = nil
-      state.last_failure = { time = uv.now(), message = reason }
-    end
-  end
-  conn:request("info", nil, function(err, result)
-    if not err then
-      state.info = result
-    end
-  end)
-end
-
-local function flush_waiters(conn, err)
-  local waiters = state.waiters
-  state.waiters = {}
-  state.connecting = false
-  for _, waiter in ipairs(waiters) do
-    waiter(conn, err)
-  end
-end
-
---- Calls `callback(conn)` once connected (starting lmd when nothing listens and a model is
---- configured), or `callback(nil, err)`.
-function M.with_connection(callback)
-  if state.conn and not state.conn.closed then
-    return callback(state.conn)
-  end
-  if state.last_failure and uv.now() - state.last_failure.time < M.config.retry_ms and not state.connecting then
-    return callback(nil, state.last_failure.message)
-  end
-  table.insert(state.waiters, callback)
-  if state.connecting then
-    return
-  end
-  state.connecting = true
-  local config = vim.tbl_extend("force", M.config, { socket = socket_path() })
-  rpc.connect(config.socket, function(conn, err)
-    if conn then
-      connected(conn)
-      return flush_waiters(conn)
-    end
-    if not (rpc.nobody_listening(err) and config.model) then
-      local message = string.format("cannot connect to %s: %s%s", config.socket, err,
-        config.model and "" or " (set `model` in setup() to start lmd)")
-      state.last_failure = { time = uv.now(), message = message }
-      notify(message)
-      return flush_waiters(nil, message)
-    end
-    daemon.start(config, function(started, start_err, process)
-      state.process = process
-      if started then
-        connected(started)
-        return flush_waiters(started)
-      end
-      state.last_failure = { time = uv.now(), message = start_err }
-      notify(start_err, vim.log.levels.ERROR)
-      flush_waiters(nil, start_err)
-    end)
-  end)
-end
-
---- Calls `method` with `params`; `callback(err, result)` on the main loop. Returns nothing (async).
-function M.request(method, params, callback, on_notify)
-  M.with_connection(function(conn, err)
-    if not conn then
-      return callback({ message = err })
-    end
-    local id, send_err = conn:request(method, params, callback, on_notify)
-    if not id then
-      callback({ message = send_err })
-    end
-  end)
-end
-
---- Calls `method` and waits (vim.wait) up to `timeout_ms`; returns result, or nil and the error.
-function M.request_sync(method, params, timeout_ms)
-  local done, err, result = false, nil, nil
-  M.request(method, params, function(e, r)
-    done, err, result = true, e, r
-  end)
-  if not vim.wait(timeout_ms or M.config.timeout_ms, function() return done end, 10) then
-    return nil, { message = "no answer within " .. (timeout_ms or M.config.timeout_ms) .. " ms" }
-  end
-  return result, err
-end
+M.with_connection = client.with_connection
+M.request = client.request
+M.request_sync = client.request_sync
+M.status = status.status
+M.print_status = status.print_status
+local notify = client.notify
 
 -- ---------------------------------------------------------------------------------------------------
 -- Context and suggestions
@@ -511,60 +369,9 @@ function M.complete(findstart, base)
 end
 
 -- ---------------------------------------------------------------------------------------------------
--- Status
+-- Switches
 
---- What :LmdStatus shows, as a table.
-function M.status()
-  local conn = state.conn
-  return {
-    set_up = state.set_up,
-    enabled = state.enabled_flag,
-    socket = socket_path(),
-    connected = conn ~= nil and not conn.closed,
-    connecting = state.connecting,
-    info = state.info,
-    started = state.process and { pid = state.process.pid, exited = state.process.exited, log = state.process.log } or nil,
-    last_failure = state.last_failure and state.last_failure.message or nil,
-    stats = conn and vim.deepcopy(conn.stats) or nil,
-    inflight = state.inflight and state.inflight.id or nil,
-    superseded = vim.deepcopy(state.superseded),
-    ghost = M.ghost_text(),
-  }
-end
-
---- Prints the status (the :LmdStatus command).
-function M.print_status()
-  local s = M.status()
-  local lines = {}
-  local function add(fmt, ...)
-    lines[#lines + 1] = string.format(fmt, ...)
-  end
-  if not s.set_up then
-    add("lmd: setup() has not been called (require('lmd').setup{ model = ... })")
-  end
-  add("lmd: %s %s", s.connected and "connected to" or "not connected to", s.socket)
-  if s.info then
-    add("  model %s: %s layers, vocabulary %s, context %s tokens, %s", tostring(s.info.model),
-      tostring(s.info.n_layer), tostring(s.info.vocab_size), tostring(s.info.n_positions), tostring(s.info.dtype))
-  end
-  if s.started then
-    add("  started lmd (pid %s%s), log %s", tostring(s.started.pid), s.started.exited and ", exited" or "", s.started.log)
-  end
-  if s.stats then
-    add("  %d requests, %d answered (%d errors), %d cancelled by us, last answer in %s", s.stats.requests,
-      s.stats.responses, s.stats.errors, s.stats.cancels, s.stats.last_ms and string.format("%.0f ms", s.stats.last_ms) or "-")
-  end
-  if s.last_failure then
-    add("  last failure: %s", s.last_failure)
-  end
-  add("  suggestions %s; ghost text %s, accept key %s; debounce %d ms, n %d, stop_at %s",
-    s.enabled and "on" or "off", M.config.ghost_text and "on" or "off", tostring(M.config.keys.accept),
-    M.config.debounce_ms, M.config.n, M.config.stop_at)
-  vim.api.nvim_echo({ { table.concat(lines, "\n") } }, false, {})
-  return s
-end
-
---- Turns the suggestions while typing on or off.
+--- Turns the suggestions while typing on or off (no argument: the other way round).
 function M.toggle(on)
   if on == nil then
     on = not state.enabled_flag
@@ -579,7 +386,7 @@ end
 
 --- Asks lmd to shut down (the daemon serves every client, so only do this when you mean it).
 function M.stop_daemon(callback)
-  M.request("shutdown", nil, function(err)
+  client.request("shutdown", nil, function(err)
     if callback then
       callback(err)
     end
@@ -601,19 +408,9 @@ end
 
 --- Configures the plugin: autocommands, keys, omnifunc. Safe to call again with other options.
 function M.setup(opts)
-  opts = opts or {}
-  local keys = vim.tbl_extend("force", M.defaults.keys, opts.keys or {})
-  M.config = vim.tbl_extend("force", vim.deepcopy(M.defaults), opts)
-  M.config.keys = keys
-  for _, name in ipairs({ "n", "max_tokens", "debounce_ms", "timeout_ms" }) do
-    if type(M.config[name]) ~= "number" then
-      error(string.format("lmd.setup: %s must be a number, not %s", name, vim.inspect(M.config[name])))
-    end
-  end
-  if not vim.tbl_contains({ "word", "line", "none" }, M.config.stop_at) then
-    error("lmd.setup: stop_at must be \"word\", \"line\" or \"none\", not " .. vim.inspect(M.config.stop_at))
-  end
-  if state.conn and state.conn.path ~= socket_path() then
+  config.apply(opts)
+  local keys = M.config.keys
+  if state.conn and state.conn.path ~= client.socket_path() then
     state.conn:close()
     state.conn = nil
   end
