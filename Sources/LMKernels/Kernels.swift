@@ -28,8 +28,8 @@ public struct Kernels: Sendable {
 
     /// y[M, N] = x[M, K] · w[K, N] (+ bias[N]).
     ///
-    /// One row (decode) streams w once, split by columns; more rows use the blocked, packed 6×16
-    /// kernel, split by columns when there are enough of them, else by rows.
+    /// One row (decode) and up to four rows stream w once, split by columns; more rows use the
+    /// blocked, packed 6×16 kernel, split by columns when there are enough of them, else by rows.
     public func matmul(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
@@ -41,6 +41,11 @@ public struct Kernels: Sendable {
             Parallel.split(units: panels, pieces: pieces) { lower, upper in
                 Gemm.vector(y, x, w, ldw: n, bias: bias, k: k,
                             columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            }
+        } else if m <= Gemm.fewRowsLimit {
+            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+                Gemm.fewRows(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k,
+                             columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
             }
         } else if panels >= 4 * pieces || m < 2 * pieces {
             Parallel.split(units: panels, pieces: pieces) { lower, upper in
