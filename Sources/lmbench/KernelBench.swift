@@ -61,6 +61,7 @@ enum KernelBench {
             bench.matmulDecode(k: 768, n: 3072)
             bench.matmulDecode(k: 3072, n: 768)
             bench.lmHeadDecode(k: 768, n: 50257)
+            bench.lmHeadAllPositions(m: 128, k: 768, n: 50257)
             bench.matmulPrefill(m: 4, k: 768, n: 3072)
             bench.matmulPrefill(m: 5, k: 768, n: 3072)
             bench.matmulPrefill(m: 128, k: 768, n: 3072)
@@ -189,6 +190,16 @@ private struct Cases {
         report("matmulTransposed M=1 \(k)x\(n) (LM head)", t, flops: 2.0 * Double(k * n), bytes: Double(k * n * 4))
         weights.forEach { $0.deallocate() }
         [x, y].forEach { $0.deallocate() }
+    }
+
+    /// Logits for every position of a 128-token prompt: x[M, 768] · wte[50257, 768]ᵀ.
+    func lmHeadAllPositions(m: Int, k: Int, n: Int) {
+        guard wanted("lmhead") else { return }
+        let w = Self.buffer(k * n, seed: 1), x = Self.buffer(m * k, seed: 2)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        let t = time { _ in kernels.matmulTransposed(y, x, w, bias: nil, m: m, k: k, n: n) }
+        report("matmulTransposed M=\(m) \(k)x\(n) (LM head)", t, flops: 2.0 * Double(m * k * n), bytes: Double(k * n * 4))
+        [w, x, y].forEach { $0.deallocate() }
     }
 
     func matmulPrefill(m: Int, k: Int, n: Int) {
