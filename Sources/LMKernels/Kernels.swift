@@ -34,18 +34,16 @@ public struct Kernels: Sendable {
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        guard m > 0, n > 0 else { return }
+        guard m > 0, n > 0, k >= 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         let panels = (n + Gemm.tileColumns - 1) / Gemm.tileColumns
         if m == 1 {
-            Parallel.split(units: panels, pieces: pieces) { lower, upper in
-                Gemm.vector(y, x, w, ldw: n, bias: bias, k: k,
-                            columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            Parallel.splitColumns(n: n, pieces: pieces, of: y) { j0, j1 in
+                Gemm.vector(y, x, w, ldw: n, bias: bias, k: k, columns: j0, j1)
             }
         } else if m <= Gemm.fewRowsLimit {
-            Parallel.split(units: panels, pieces: pieces) { lower, upper in
-                Gemm.fewRows(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k,
-                             columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            Parallel.splitColumns(n: n, pieces: pieces, of: y) { j0, j1 in
+                Gemm.fewRows(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k, columns: j0, j1)
             }
         } else if panels >= 4 * pieces || m < 2 * pieces {
             Parallel.split(units: panels, pieces: pieces) { lower, upper in
@@ -65,7 +63,7 @@ public struct Kernels: Sendable {
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        guard m > 0, n > 0 else { return }
+        guard m > 0, n > 0, k >= 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         Parallel.split(units: (n + 7) / 8, pieces: pieces) { lower, upper in
             DotProducts.tiles(y, ldo: n, x, lda: k, w, ldb: k, bias: bias, m: m, k: k,
@@ -86,7 +84,7 @@ public struct Kernels: Sendable {
         }
     }
 
-    /// x[count] = activation(x[count]), in place. Split in chunks of 8.
+    /// x[count] = activation(x[count]), in place. Split in whole vectors of 8.
     public func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
         guard count > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: count * 16, minimumPerThread: minimumWork)
@@ -95,7 +93,7 @@ public struct Kernels: Sendable {
         }
     }
 
-    /// y[count] += x[count].
+    /// y[count] += x[count]. Split in whole vectors of 8.
     public func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         guard count > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: count / 4, minimumPerThread: minimumWork)
@@ -116,9 +114,10 @@ public struct Kernels: Sendable {
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
-        guard t > 0, nHead > 0, headDim > 0 else { return }
+        guard t > 0, past >= 0, nHead > 0, headDim > 0 else { return }
         let work = nHead * t * (past + t) * headDim * 2
-        Parallel.split(units: nHead, pieces: Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)) { lower, upper in
+        let pieces = Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)
+        Parallel.split(units: nHead, pieces: pieces) { lower, upper in
             Attention.run(
                 heads: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
                 kvStride: kvStride, t: t, past: past, nHead: nHead, headDim: headDim, scale: scale)
