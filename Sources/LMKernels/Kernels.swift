@@ -5,9 +5,12 @@ import Foundation
 /// An instance carries the number of threads the kernels may use; it is cheap to copy and safe to
 /// share between threads. Work is split by output columns, rows or heads, and every output element
 /// is computed by the same operations in the same order whatever the split, so results are the
-/// same bits for any thread count. They differ from `Reference` only by rounding: products are
-/// fused multiply-adds, dot products (`matmulTransposed`, attention scores) and row sums are added
-/// in eight lanes, and exp/tanh/erf are vectorised approximations good to a few ulps.
+/// same bits for any thread count (and a row of `matmul`/`matmulTransposed`, or a query of
+/// `attention`, the same bits whether computed alone or in a batch). They differ from `Reference`
+/// only by rounding: products are fused multiply-adds, dot products (`matmulTransposed`, attention
+/// scores) and row sums are added in eight lanes, exp is a vectorised approximation good to 1 ulp,
+/// gelu_new is evaluated as x·sigmoid(2u) and gelu through erfc (both without the reference's
+/// cancellation for negative x).
 public struct Kernels: Sendable {
     /// How many threads one kernel call may use (at least 1).
     public let threads: Int
