@@ -8,7 +8,7 @@ import Foundation
 /// same bits for any thread count (and a row of `matmul`/`matmulTransposed`, or a query of
 /// `attention`, the same bits whether computed alone or in a batch). They differ from `Reference`
 /// only by rounding: products are fused multiply-adds, dot products (`matmulTransposed`, attention
-/// scores) and row sums are added in eight lanes, exp is a vectorised approximation good to 1 ulp,
+/// scores) and row sums are added in eight lanes, exp is a vectorised approximation good to about 1 ulp,
 /// gelu_new is evaluated as x·sigmoid(2u) and gelu through erfc (both without the reference's
 /// cancellation for negative x).
 public struct Kernels: Sendable {
