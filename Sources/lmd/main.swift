@@ -6,7 +6,7 @@ import ModelHub
 let usage = """
     usage: lmd [--model MODEL] [--socket PATH] [--stdio] [--threads N] [--add-prefix-space] [--log-level L]
                [--max-batch N] [--prefix-cache-mb N] [--max-line-bytes N] [--max-tokens N]
-               [--max-queue N] [--max-queue-total N] [--max-clients N]
+               [--max-queue N] [--max-queue-total N] [--max-clients N] [--max-outgoing-bytes N]
 
     Loads a GPT-2-family model once and answers newline-delimited JSON-RPC 2.0 requests.
 
@@ -25,7 +25,11 @@ let usage = """
       --max-tokens N       max_tokens a complete request may ask for (default: no cap but the context)
       --max-queue N        requests waiting per connection (default 256); more: -32000 server busy
       --max-queue-total N  requests waiting in all (default 4096); more: -32000 server busy
-      --max-clients N      connections at once (default 1024); more are closed as they arrive
+      --max-clients N      connections at once (default 1024); one more gets a -32000 server busy line
+                           and is closed
+      --max-outgoing-bytes N
+                           reply bytes a client may leave unread (default 67108864); past that it is
+                           disconnected (one reply of any size always fits)
       --help               show this text
 
     """
@@ -85,6 +89,7 @@ while index < arguments.count {
     case "--max-queue": dispatcher.maxQueuedPerSession = number(for: argument, inline: inline, minimum: 1)
     case "--max-queue-total": dispatcher.maxQueuedTotal = number(for: argument, inline: inline, minimum: 1)
     case "--max-clients": transport.maxConnections = number(for: argument, inline: inline, minimum: 1)
+    case "--max-outgoing-bytes": transport.maxOutgoingBytes = number(for: argument, inline: inline, minimum: 0)
     default:
         usageError(argument.hasPrefix("-") ? "unknown option \(argument)" : "unexpected argument \(argument)")
     }

@@ -32,7 +32,8 @@ public struct DaemonConfiguration: Sendable {
 
 /// The daemon's life: load the model once, serve until told to stop.
 public enum Daemon {
-    /// Runs the daemon and returns its exit status: 0 after an orderly stop, 1 when it cannot start.
+    /// Runs the daemon and returns its exit status: 0 after an orderly stop, 1 when it cannot start
+    /// (and, from the process, `MappedFileFault.exitStatus` (75) if a mapped model file is truncated under it).
     /// Failures are one sentence on stderr.
     public static func run(_ configuration: DaemonConfiguration) -> Int32 {
         let log = ServerLog(level: configuration.logLevel)
@@ -48,6 +49,8 @@ public enum Daemon {
                 return fail("\(TransportError.alreadyRunning(path: socketPath))")
             }
         }
+        // From here on the weights may be mapped: a truncated model file must not kill lmd without a word.
+        MappedFileFault.install(modelPath: configuration.modelPath)
         log.info("starting: loading model \(configuration.modelPath)")
         var engineOptions = EngineOptions()
         if let threads = configuration.threads { engineOptions.threads = threads }

@@ -239,11 +239,19 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
                     return true
                 }
             }
+            guard let peer = admittedPeer(fd) else {
+                Glibc.close(fd)
+                continue
+            }
             state.lock()
             let count = connections.count
             state.unlock()
             if count >= options.maxConnections {
-                log.error("refused a connection: already serving \(count) (the limit)")
+                log.error("refused a connection: already serving \(count) clients (the limit)")
+                // One line saying why, so that the client can tell "busy" from "daemon gone". The socket is
+                // new, so its send buffer has room; a peer that is already gone just misses it.
+                let reply = tooManyClientsReply(limit: options.maxConnections) + [0x0A]
+                _ = reply.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
                 Glibc.close(fd)
                 continue
             }
@@ -257,8 +265,24 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
             connections.append(connection)
             let open = connections.count
             state.unlock()
-            log.info("client \(id) connected (\(open) open)")
+            log.info("client \(id) connected (pid \(peer.pid), \(open) open)")
         }
+    }
+
+    /// The peer on `fd` if it is the user the daemon serves; nil (logged with its ids) otherwise.
+    /// The socket file's mode is the first fence; this one holds even if that mode is loosened.
+    private func admittedPeer(_ fd: Int32) -> PeerCredentials? {
+        guard let peer = PeerCredentials.of(socket: fd) else {
+            log.error("refused a connection: cannot read its peer credentials (\(String(cString: strerror(errno))))")
+            return nil
+        }
+        if peer.uid != options.allowedPeerUID {
+            log.error(
+                "refused a connection from uid \(peer.uid) (pid \(peer.pid), gid \(peer.gid)): "
+                    + "only uid \(options.allowedPeerUID) is served")
+            return nil
+        }
+        return peer
     }
 
     private func service(_ connection: SocketConnection, revents: Int32, takingInput: Bool) {

@@ -1,4 +1,8 @@
 import Foundation
+import LMProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Limits that keep one client from hurting the others.
 public struct TransportOptions: Sendable {
@@ -6,8 +10,11 @@ public struct TransportOptions: Sendable {
     public var maxLineLength = LineFramer.defaultMaxLineLength
     /// Reply bytes a client may leave unread before it is dropped (one reply of any size always fits).
     public var maxOutgoingBytes = 64 << 20
-    /// Connections served at once; more are closed as they arrive.
+    /// Connections served at once; one more is sent a -32000 "server busy" line (id null) and closed.
     public var maxConnections = 1024
+    /// The only user id whose connections are served (the kernel's SO_PEERCRED record of the peer); others are
+    /// closed at once without a reply. Defaults to the daemon's own effective user id.
+    public var allowedPeerUID = UInt32(geteuid())
     /// How long stopping waits for replies already answered to reach their clients.
     public var drainTimeout: TimeInterval = 5
 
@@ -42,4 +49,12 @@ func tooLongReply(limit: Int) -> [UInt8] {
     Array(
         #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"request line is longer than \#(limit) bytes; the connection is closed"}}"#
             .utf8)
+}
+
+/// The -32000 line sent to a connection beyond `maxConnections` before it is closed (it never had a session).
+func tooManyClientsReply(limit: Int) -> [UInt8] {
+    let error = RPCError(
+        .serverBusy, "Server busy: \(limit) clients are already connected (the limit); retry later",
+        data: ["limit": .int(limit), "scope": "clients"])
+    return RPCResponse.failure(id: nil, error: error).serialized()
 }
