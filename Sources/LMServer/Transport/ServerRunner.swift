@@ -16,15 +16,8 @@ public enum ServerRunner {
         signal(SIGPIPE, SIG_IGN)
         let trigger = StopTrigger(log: log)
         service.setShutdownHandler { trigger.fire(.shutdownRequest) }
-        var sources: [DispatchSourceSignal] = []
         if handleSignals {
-            for number in [SIGTERM, SIGINT] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { trigger.fire(.signal(number)) }
-                source.resume()
-                sources.append(source)
-            }
+            StopSignals.route { trigger.fire(.signal($0)) }
         }
         try server.start(onEnd: { trigger.fire($0) })
         let reason = trigger.wait()
@@ -34,7 +27,7 @@ public enum ServerRunner {
         service.waitUntilIdle()
         server.drain(timeout: options.drainTimeout)
         server.close()
-        sources.forEach { $0.cancel() }
+        if handleSignals { StopSignals.unroute() }
         log.info("stopped")
         return 0
     }

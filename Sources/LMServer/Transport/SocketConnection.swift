@@ -5,7 +5,22 @@ import Glibc
 
 /// One client's socket: replies are written straight away when the socket takes them and otherwise queued
 /// (up to a bound) for the I/O thread, so that no dispatcher thread ever waits on a slow reader.
+///
+/// Lines read are handed to the session off the I/O thread, in order, through a bounded inbox: parsing a
+/// 16 MiB request takes a while, and that time must be spent on the sender's account, not on everyone's.
+/// While the inbox holds `maxInboxBytes` or more, the I/O thread stops reading this connection.
 final class SocketConnection: ReplySink, @unchecked Sendable {
+    /// What waits in the inbox.
+    enum InboxItem {
+        /// A request line (without "\n").
+        case line([UInt8])
+        /// The peer sent a line longer than `limit`: answer -32600, close the session, then the connection.
+        case tooLong(limit: Int)
+    }
+
+    /// Inbox bytes past which the connection is not read until the session has caught up.
+    static let maxInboxBytes = 1 << 20
+
     /// A number for the log.
     let id: Int
     /// The socket (non-blocking); closed only by the I/O thread, after `shut` under the lock.
@@ -19,8 +34,16 @@ final class SocketConnection: ReplySink, @unchecked Sendable {
     private var shut = false
     private var dropReason: String?
 
+    // Guarded by `lock`: the inbox, and the session (the I/O thread sets and clears it, the hand-over uses it).
+    private var session: LineSession?
+    private var inbox: [InboxItem] = []
+    private var inboxHead = 0
+    private var inboxBytes = 0
+    /// A hand-over run is scheduled or running.
+    private var handing = false
+    private let handOverEnded = NSCondition()
+
     // Touched only by the I/O thread.
-    var session: LineSession?
     var framer: LineFramer
     /// The peer sent EOF (it may still read).
     var inputEnded = false
@@ -36,6 +59,96 @@ final class SocketConnection: ReplySink, @unchecked Sendable {
         self.framer = LineFramer(maxLineLength: maxLineLength)
         self.maxOutgoingBytes = maxOutgoingBytes
         self.wake = wake
+    }
+
+    /// Attaches the session that receives this connection's lines.
+    func attach(_ newSession: LineSession) {
+        lock.lock(); session = newSession; lock.unlock()
+    }
+
+    /// Detaches and closes the session and throws away lines not yet handed over (the peer is gone).
+    func closeSession() {
+        lock.lock()
+        let old = session
+        session = nil
+        inbox = []
+        inboxHead = 0
+        inboxBytes = 0
+        lock.unlock()
+        old?.close()
+    }
+
+    /// Queues framed input for the session, to be handed over in order on another thread.
+    func enqueue(_ item: InboxItem) {
+        lock.lock()
+        guard session != nil else { lock.unlock(); return }
+        inbox.append(item)
+        if case let .line(bytes) = item { inboxBytes += bytes.count }
+        let start = !handing
+        handing = true
+        lock.unlock()
+        if start { DispatchQueue.global(qos: .userInitiated).async { self.handOver() } }
+    }
+
+    /// Whether the inbox is too full to read more now.
+    var inboxIsFull: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return inboxBytes >= Self.maxInboxBytes
+    }
+
+    /// Whether every line read so far has been handed to the session (or thrown away with it).
+    var inboxIsEmpty: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return !handing
+    }
+
+    /// Blocks until the inbox is empty or `deadline` passes; true if it is empty.
+    func waitUntilInboxEmpty(deadline: Date) -> Bool {
+        handOverEnded.lock(); defer { handOverEnded.unlock() }
+        while !inboxIsEmpty {
+            if !handOverEnded.wait(until: deadline) { return inboxIsEmpty }
+        }
+        return true
+    }
+
+    /// Hands queued lines to the session, one at a time in order, until the inbox is empty.
+    private func handOver() {
+        var wakeIOThread = false
+        while true {
+            lock.lock()
+            guard inboxHead < inbox.count, let current = session else {
+                inbox = []
+                inboxHead = 0
+                inboxBytes = 0
+                handing = false
+                lock.unlock()
+                break
+            }
+            let item = inbox[inboxHead]
+            inboxHead += 1
+            if inboxHead >= 1024 && inboxHead * 2 >= inbox.count {
+                inbox.removeFirst(inboxHead)
+                inboxHead = 0
+            }
+            lock.unlock()
+            switch item {
+            case let .line(bytes):
+                current.receive(line: bytes)
+                lock.lock()
+                let wasFull = inboxBytes >= Self.maxInboxBytes
+                inboxBytes -= bytes.count
+                // The I/O thread stopped reading this connection; it must look again now that there is room.
+                if wasFull && inboxBytes < Self.maxInboxBytes { wakeIOThread = true }
+                lock.unlock()
+            case let .tooLong(limit):
+                closeSession()
+                send(line: tooLongReply(limit: limit))
+                // The I/O thread closes the connection once that reply is out; it must look again.
+                wakeIOThread = true
+            }
+        }
+        handOverEnded.lock(); handOverEnded.broadcast(); handOverEnded.unlock()
+        if wakeIOThread { wake() }
     }
 
     /// Queues one line (+ "\n"); false when the connection is closed or was just dropped for not reading.

@@ -25,6 +25,8 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
     private let state = NSCondition()
     private var connections: [SocketConnection] = []
     private var acceptingInput = true
+    /// The I/O thread has seen `acceptingInput` go false: it reads and frames nothing more.
+    private var inputStopped = false
     private var stopping = false
     private var running = false
 
@@ -64,10 +66,20 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         log.info("listening on \(path)")
     }
 
-    /// Stops accepting and reading; what was asked is still answered.
+    /// Stops accepting and reading; what was asked is still answered. Returns once every line already read
+    /// has been handed to the service, so that work cancelled after this call includes all of it.
     public func stopInput() {
         state.lock(); acceptingInput = false; state.unlock()
         wake()
+        state.lock()
+        while running && !inputStopped { state.wait() }
+        let current = connections
+        state.unlock()
+        // Handing a line over only parses and queues it, so this is quick; the bound is a safety net.
+        let deadline = Date().addingTimeInterval(10)
+        for connection in current where !connection.waitUntilInboxEmpty(deadline: deadline) {
+            log.error("client \(connection.id): gave up waiting for its last lines to be handed over")
+        }
     }
 
     /// Waits until every connection's replies are written (or `timeout`).
@@ -174,6 +186,11 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
                 listenFD = -1
                 log.info("stopped accepting connections")
             }
+            if !takingInput {
+                state.lock()
+                if !inputStopped { inputStopped = true; state.broadcast() }
+                state.unlock()
+            }
             if let until = acceptPausedUntil, until <= Date() { acceptPausedUntil = nil }
 
             var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
@@ -182,7 +199,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
             let firstConnection = fds.count
             for connection in current {
                 var events: Int32 = 0
-                if takingInput && !connection.inputEnded { events |= Int32(POLLIN) }
+                if takingInput && !connection.inputEnded && !connection.inboxIsFull { events |= Int32(POLLIN) }
                 if connection.hasPendingOutput { events |= Int32(POLLOUT) }
                 fds.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
             }
@@ -213,6 +230,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         Glibc.close(wakeRead); Glibc.close(wakeWrite)
         wakeRead = -1; wakeWrite = -1
         running = false
+        inputStopped = true
         state.broadcast()
         state.unlock()
     }
@@ -260,7 +278,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
             let connection = SocketConnection(
                 id: id, fd: fd, maxLineLength: options.maxLineLength, maxOutgoingBytes: options.maxOutgoingBytes,
                 wake: { [weak self] in self?.wake() })
-            connection.session = service.openLineSession(sink: connection)
+            connection.attach(service.openLineSession(sink: connection))
             state.lock()
             connections.append(connection)
             let open = connections.count
@@ -321,12 +339,10 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
             for event in events {
                 switch event {
                 case let .line(line):
-                    connection.session?.receive(line: line)
+                    connection.enqueue(.line(line))
                 case .tooLong:
                     log.error("client \(connection.id) sent a line longer than \(options.maxLineLength) bytes; closing it")
-                    connection.session?.close()
-                    connection.session = nil
-                    connection.send(line: tooLongReply(limit: options.maxLineLength))
+                    connection.enqueue(.tooLong(limit: options.maxLineLength))
                 }
             }
             if connection.framer.failed {
@@ -336,7 +352,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
                     connection.closeWhenDrained = true
                 }
             }
-            if n < readBuffer.count { return }
+            if n < readBuffer.count || connection.inboxIsFull { return }
         }
     }
 
@@ -347,7 +363,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         guard present else { return }
         if let failure = connection.failure {
             finish(connection, reason: "dropped: \(failure)")
-        } else if connection.closeWhenDrained && !connection.hasPendingOutput {
+        } else if connection.closeWhenDrained && connection.inboxIsEmpty && !connection.hasPendingOutput {
             finish(connection, reason: "closed after an over-long line")
         }
     }
@@ -358,8 +374,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         connections.remove(at: index)
         let open = connections.count
         state.unlock()
-        connection.session?.close()
-        connection.session = nil
+        connection.closeSession()
         connection.shutForWriting()
         Glibc.close(connection.fd)
         if reason.hasPrefix("dropped") {

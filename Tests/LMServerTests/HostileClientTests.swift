@@ -1,0 +1,254 @@
+import Foundation
+import LMClient
+import LMProtocol
+import TestSupport
+import XCTest
+@testable import LMServer
+
+/// Clients that push on lmd's limits or misbehave (long lines, floods, never reading, dribbling, crowds,
+/// another user): each limit answers with its error, and everyone else keeps being served.
+final class HostileClientTests: DaemonTestCase {
+    func testTheLineLimitFlagClosesOnlyTheOffender() throws {
+        let daemon = try startDaemon(["--max-line-bytes", "4096"])
+        let bystander = try LineConnection(socketPath: socketPath)
+        defer { bystander.close() }
+        let good = try XCTUnwrap(try request(bystander, id: 1, "tokenize", ["text": "still serving"])["result"]?["ids"]?.intArray)
+        // Exactly at the limit is fine.
+        let offender = try LineConnection(socketPath: socketPath)
+        defer { offender.close() }
+        let head = Array(#"{"jsonrpc":"2.0","id":2,"method":"tokenize","params":{"text":""#.utf8), tail = Array(#""}}"#.utf8)
+        let atLimit = head + Array(repeating: UInt8(ascii: "a"), count: 4096 - head.count - tail.count) + tail
+        XCTAssertEqual(atLimit.count, 4096)
+        XCTAssertNotNil(try exchange(offender, raw: atLimit)["result"]?["ids"])
+        // One byte more: -32600 naming the limit, then the connection is closed.
+        let overLimit = head + Array(repeating: UInt8(ascii: "a"), count: 4097 - head.count - tail.count) + tail
+        let reply = try exchange(offender, raw: overLimit)
+        XCTAssertEqual(reply.errorCode, -32600)
+        XCTAssertEqual(reply["id"], .null)
+        XCTAssertTrue(reply.errorMessage.contains("longer than 4096 bytes"), "\(reply)")
+        XCTAssertNil(try offender.readLine(timeout: 10), "then the daemon closes the connection")
+        try assertStillServes(bystander, expected: good, "another client's over-long line")
+        XCTAssertTrue(daemon.log.contains("sent a line longer than 4096 bytes; closing it"), daemon.log)
+    }
+
+    func testTheTokenLimitFlagNamesTheLimit() throws {
+        let daemon = try startDaemon(["--max-tokens", "5"])
+        defer { XCTAssertTrue(daemon.process.isRunning, "lmd is still serving") }
+        let connection = try LineConnection(socketPath: socketPath)
+        defer { connection.close() }
+        let refused = try request(connection, id: 1, "complete", ["text": "Once upon a time", "max_tokens": 6])
+        XCTAssertEqual(refused.errorCode, -32602)
+        XCTAssertEqual(refused["error"]?["data"]?["limit"]?.intValue, 5, "\(refused)")
+        XCTAssertEqual(refused["error"]?["data"]?["param"]?.stringValue, "max_tokens", "\(refused)")
+        XCTAssertTrue(refused.errorMessage.contains("at most 5"), "\(refused)")
+        let allowed = try request(connection, id: 2, "complete", ["text": "Once upon a time", "max_tokens": 5])
+        XCTAssertEqual(allowed["result"]?["ids"]?.intArray?.count, 5, "\(allowed)")
+    }
+
+    func testQueueLimitsPerClientAndInTotalAnswerServerBusyWithTheLimit() throws {
+        // One computes at a time; three may wait per connection, five in all.
+        let daemon = try startDaemon(["--max-queue", "3", "--max-queue-total", "5", "--max-batch", "1"])
+        defer { XCTAssertTrue(daemon.process.isRunning, "lmd is still serving") }
+        let a = try LineConnection(socketPath: socketPath), b = try LineConnection(socketPath: socketPath)
+        defer { a.close(); b.close() }
+        func flood(_ connection: LineConnection, ids: Range<Int>) throws {
+            var bytes: [UInt8] = []
+            for id in ids {
+                bytes += requestLine(id: id, "complete", ["text": .string("Request \(id) says"), "max_tokens": 64]) + [0x0A]
+            }
+            try connection.send(raw: bytes)
+        }
+        try flood(a, ids: 0..<12)
+        _ = try XCTUnwrap(try a.readLine(timeout: 30), "a's first answer (a refusal) shows its lines are in")
+        try flood(b, ids: 100..<112)
+        var busy: [String: [JSONValue]] = ["connection": [], "server": []]
+        for (connection, ids) in [(a, 0..<12), (b, 100..<112)] {
+            var answered = ids.lowerBound == 0 ? 1 : 0
+            while answered < ids.count {
+                let reply = try JSONValue.parse(try XCTUnwrap(try connection.readLine(timeout: 60)))
+                answered += 1
+                let id = try XCTUnwrap(reply["id"]?.intValue)
+                XCTAssertTrue(ids.contains(id))
+                guard reply["result"] == nil else { continue }
+                XCTAssertEqual(reply.errorCode, -32000, "\(reply)")
+                XCTAssertTrue(reply.errorMessage.hasPrefix("Server busy"), "\(reply)")
+                busy[reply["error"]?["data"]?["scope"]?.stringValue ?? "?", default: []].append(reply)
+            }
+        }
+        XCTAssertFalse(busy["connection"]!.isEmpty, "a client past 3 waiting requests is refused")
+        XCTAssertTrue(busy["connection"]!.allSatisfy { $0["error"]?["data"]?["limit"]?.intValue == 3 })
+        XCTAssertTrue(busy["connection"]!.allSatisfy { $0.errorMessage.contains("3 requests are already queued for this connection") })
+        XCTAssertFalse(busy["server"]!.isEmpty, "b is refused because the server holds 5 waiting requests")
+        XCTAssertTrue(busy["server"]!.allSatisfy { $0["error"]?["data"]?["limit"]?.intValue == 5 })
+        XCTAssertEqual(busy.keys.sorted(), ["connection", "server"])
+    }
+
+    func testAClientBeyondTheClientLimitIsToldServerBusyAndClosed() throws {
+        let daemon = try startDaemon(["--max-clients", "3"])
+        var clients = try (0..<3).map { _ in try LineConnection(socketPath: socketPath) }
+        defer { clients.forEach { $0.close() } }
+        for (i, client) in clients.enumerated() {
+            XCTAssertEqual(try request(client, id: i, "info")["result"]?["n_head"]?.intValue, 4)
+        }
+        let fourth = try LineConnection(socketPath: socketPath)
+        defer { fourth.close() }
+        let reply = try JSONValue.parse(try XCTUnwrap(try fourth.readLine(timeout: 10), "one line saying why"))
+        XCTAssertEqual(reply["id"], .null)
+        XCTAssertEqual(reply.errorCode, -32000)
+        XCTAssertTrue(reply.errorMessage.contains("3 clients are already connected"), "\(reply)")
+        XCTAssertEqual(reply["error"]?["data"]?["limit"]?.intValue, 3)
+        XCTAssertNil(try fourth.readLine(timeout: 10), "then it is closed")
+        XCTAssertTrue(daemon.log.contains("refused a connection: already serving 3 clients (the limit)"), daemon.log)
+        // Once one leaves, a newcomer is served.
+        clients.removeFirst().close()
+        waitFor("the daemon to see the client leave") { daemon.log.contains("(2 open)") && daemon.log.components(separatedBy: "disconnected").count > 1 }
+        let newcomer = try LineConnection(socketPath: socketPath)
+        defer { newcomer.close() }
+        XCTAssertEqual(try request(newcomer, id: 9, "info")["result"]?["n_head"]?.intValue, 4)
+    }
+
+    func testAClientThatNeverReadsIsDroppedAtTheOutgoingBoundAndOthersAreServed() throws {
+        let bound = 1 << 20
+        let daemon = try startDaemon(["--max-outgoing-bytes", "\(bound)"])
+        let bystander = try LineConnection(socketPath: socketPath)
+        defer { bystander.close() }
+        let good = try XCTUnwrap(try request(bystander, id: 1, "tokenize", ["text": "still serving"])["result"]?["ids"]?.intArray)
+        let before = residentKiB(daemon)
+        // Each reply is ~1.5 MB of JSON logits (3 rows of 50257); the hog asks for 200 and reads none.
+        let hog = try LineConnection(socketPath: socketPath)
+        defer { hog.close() }
+        var flood: [UInt8] = []
+        for id in 0..<200 { flood += requestLine(id: id, "forward", ["text": "x y z"]) + [0x0A] }
+        try hog.send(raw: flood)
+        for round in 0..<10 { try assertStillServes(bystander, expected: good, "hog round \(round)") }
+        waitFor("the hog to be dropped", timeout: 60) { daemon.log.contains("reply bytes unread") }
+        XCTAssertTrue(daemon.log.range(of: #"disconnected: dropped: it left \d+ reply bytes unread"#, options: .regularExpression) != nil, daemon.log)
+        try assertStillServes(bystander, expected: good, "the hog was dropped")
+        let after = residentKiB(daemon), peak = peakResidentKiB(daemon)
+        print("never-reading client: dropped at a \(bound)-byte bound; RSS \(before ?? -1) KiB before, \(after ?? -1) KiB after, peak \(peak ?? -1) KiB")
+        if let before, let after { XCTAssertLessThan(after - before, 200 << 10, "memory stays bounded") }
+    }
+
+    func testDribblingAndStalledClientsDoNotHoldUpOthers() throws {
+        let daemon = try startDaemon()
+        defer { XCTAssertTrue(daemon.process.isRunning, "lmd is still serving") }
+        // Fifty clients that sent half a request and stopped, and one that sends a byte every second.
+        let stalled = try (0..<50).map { _ in try LineConnection(socketPath: socketPath) }
+        defer { stalled.forEach { $0.close() } }
+        for connection in stalled { try connection.send(raw: Array(#"{"jsonrpc":"2.0","id":1,"method":"tok"#.utf8)) }
+        let dribbler = try LineConnection(socketPath: socketPath)
+        defer { dribbler.close() }
+        let request = requestLine(id: 77, "tokenize", ["text": "slowly"])
+        let dribbled = 3
+        let dribbling = Thread {
+            for byte in request.prefix(dribbled) {
+                try? dribbler.send(raw: [byte])
+                sleep(1)
+            }
+        }
+        dribbling.start()
+        let bystander = try LineConnection(socketPath: socketPath)
+        defer { bystander.close() }
+        var latencies: [TimeInterval] = []
+        let until = Date().addingTimeInterval(Double(dribbled))
+        var id = 1000
+        while Date() < until {
+            let started = Date()
+            XCTAssertNotNil(try self.request(bystander, id: id, "tokenize", ["text": .string("quick \(id)")])["result"])
+            latencies.append(Date().timeIntervalSince(started))
+            id += 1
+            usleep(20_000)
+        }
+        while !dribbling.isFinished { usleep(10_000) }
+        try dribbler.send(line: Array(request.dropFirst(dribbled)))
+        let answer = try readUntilResponse(dribbler, id: 77).response
+        XCTAssertEqual(answer["result"]?["tokens"]?.stringArray?.joined(), "slowly")
+        let worst = latencies.max() ?? .infinity
+        print("while 1 client dribbled and 50 stalled: \(latencies.count) requests, worst latency \(String(format: "%.3f", worst)) s")
+        XCTAssertGreaterThanOrEqual(latencies.count, 20)
+        XCTAssertLessThan(worst, 1.0)
+    }
+
+    func testTwoHundredClientsAtOnceEachGetTheirOwnAnswer() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 1024 {
+            limit.rlim_cur = min(4096, limit.rlim_max)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let daemon = try startDaemon()
+        let count = 200
+        let prompts = (0..<count).map { "Client \($0) of the crowd asks" }
+        // What each asks, answered alone first.
+        let reference = try LineConnection(socketPath: socketPath)
+        var expected: [[Int]] = []
+        for (i, prompt) in prompts.enumerated() {
+            expected.append(try XCTUnwrap(try request(reference, id: i, "topk", ["text": .string(prompt), "k": 3])["result"]?["ids"]?.intArray))
+        }
+        reference.close()
+        // Then all at once: every client connected, every request in flight before any answer is read.
+        let started = Date()
+        let clients = try (0..<count).map { _ in try LineConnection(socketPath: socketPath) }
+        defer { clients.forEach { $0.close() } }
+        for (i, client) in clients.enumerated() {
+            try client.send(line: requestLine(id: i, "topk", ["text": .string(prompts[i]), "k": 3]))
+        }
+        var wrong: [String] = []
+        for (i, client) in clients.enumerated() {
+            let reply = try readUntilResponse(client, id: .int(i), timeout: 120).response
+            if reply["result"]?["ids"]?.intArray != expected[i] { wrong.append("client \(i): \(reply.description.prefix(200))") }
+        }
+        print("\(count) clients at once: every answer in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        XCTAssertEqual(wrong, [])
+        XCTAssertTrue(daemon.log.contains(", \(count) open)"), "all \(count) were connected together")
+    }
+
+    func testAnotherUserIsRefusedEvenWhenTheSocketIsOpenToAll() throws {
+        let setpriv = "/usr/bin/setpriv"
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else {
+            throw XCTSkip("needs root and setpriv to run a client as another user (the injectable check is tested in-process)")
+        }
+        let daemon = try startDaemon()
+        // Loosen everything the file system offers: the peer check must hold on its own.
+        XCTAssertEqual(chmod(folder.path, 0o755), 0)
+        XCTAssertEqual(chmod(socketPath, 0o777), 0)
+        let lmctl = Products.executable("lmctl")
+        let nobody = try ProcessRunner.run(
+            URL(fileURLWithPath: setpriv),
+            ["--reuid=65534", "--regid=65534", "--clear-groups", lmctl.path, "--socket", socketPath, "--no-start", "--json", "info"],
+            timeout: 30)
+        XCTAssertEqual(nobody.status, 1, "refused: \(nobody.stdout) \(nobody.stderr)")
+        XCTAssertFalse(nobody.stdout.contains("vocab_size"), nobody.stdout)
+        waitFor("the refusal in the log") { daemon.log.contains("refused a connection from uid 65534") }
+        XCTAssertTrue(daemon.log.range(of: #"refused a connection from uid 65534 \(pid \d+, gid 65534\): only uid 0 is served"#, options: .regularExpression) != nil, daemon.log)
+        let same = try ProcessRunner.run(lmctl, ["--socket", socketPath, "--no-start", "--json", "info"], timeout: 30)
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("\"vocab_size\""), same.stdout)
+    }
+
+    func testThePeerCheckRefusesAnyUidButTheAllowedOne() throws {
+        // In-process, with the allowed uid injected: the same code path without needing a second user.
+        let path = folder.appendingPathComponent("peer.sock").path
+        for allowed in [UInt32(geteuid()) &+ 1, UInt32(geteuid())] {
+            let service = EchoService()
+            let logs = TransportLogCollector()
+            var options = TransportOptions()
+            options.allowedPeerUID = allowed
+            let server = SocketServer(path: path, service: service, options: options, log: logs.log)
+            try server.start(onEnd: { _ in })
+            defer { server.close() }
+            let connection = try LineConnection(socketPath: path)
+            defer { connection.close() }
+            try? connection.send(line: Array("echo hello".utf8))
+            let reply = try? connection.readLine(timeout: 10)
+            if allowed == UInt32(geteuid()) {
+                XCTAssertEqual((reply ?? nil).map { String(decoding: $0, as: UTF8.self) }, "hello")
+                XCTAssertEqual(service.openedCount, 1)
+            } else {
+                XCTAssertEqual(reply ?? nil, nil, "closed without a word")
+                XCTAssertEqual(service.openedCount, 0, "no session is ever opened for a stranger")
+                XCTAssertTrue(logs.text.contains("refused a connection from uid \(geteuid()) (pid \(getpid()), gid \(getegid())): only uid \(allowed) is served"), logs.text)
+            }
+        }
+    }
+}
