@@ -169,6 +169,45 @@ final class HostileClientTests: DaemonTestCase {
         XCTAssertLessThan(worst, 1.0)
     }
 
+    func testAHugeRequestIsReadOnItsSendersTimeNotEveryones() throws {
+        let daemon = try startDaemon()
+        defer { XCTAssertTrue(daemon.process.isRunning, "lmd is still serving") }
+        // 4 million ids (8 MiB of JSON): parsing and checking it takes a while in a debug build; that time
+        // must not stop the daemon from answering a bystander.
+        var bytes = Array(#"{"jsonrpc":"2.0","id":1,"method":"topk","params":{"k":3,"ids":["#.utf8)
+        bytes.reserveCapacity(8_400_000)
+        for i in 0..<4_000_000 { bytes += i == 0 ? [UInt8(ascii: "1")] : [UInt8(ascii: ","), UInt8(ascii: "1")] }
+        bytes += Array("]}}".utf8)
+        let line = bytes
+        let big = try LineConnection(socketPath: socketPath)
+        defer { big.close() }
+        let bystander = try LineConnection(socketPath: socketPath)
+        defer { bystander.close() }
+        let good = try XCTUnwrap(try request(bystander, id: 1, "tokenize", ["text": "still serving"])["result"]?["ids"]?.intArray)
+        let bigAnswer = LockedBox<JSONValue?>(nil)
+        let sender = Thread {
+            try? big.send(line: line)
+            bigAnswer.value = (try? big.readLine(timeout: 120)).flatMap { $0 }.flatMap { try? JSONValue.parse($0) }
+        }
+        let started = Date()
+        sender.start()
+        var latencies: [TimeInterval] = []
+        while bigAnswer.value == nil && Date().timeIntervalSince(started) < 120 {
+            let asked = Date()
+            try assertStillServes(bystander, expected: good, "a huge request")
+            latencies.append(Date().timeIntervalSince(asked))
+            usleep(10_000)
+        }
+        let answer = try XCTUnwrap(bigAnswer.value, "the huge request is answered")
+        XCTAssertEqual(answer["result"]?["ids"]?.intArray?.count, 3, "\(answer.description.prefix(300))")
+        XCTAssertEqual(answer["result"]?["truncated"], true, "only the last tokens fit the context")
+        let worst = latencies.max() ?? 0
+        print("a \(line.count)-byte request took \(String(format: "%.2f", Date().timeIntervalSince(started))) s; "
+              + "meanwhile \(latencies.count) bystander requests, worst latency \(String(format: "%.3f", worst)) s")
+        XCTAssertGreaterThan(latencies.count, 1)
+        XCTAssertLessThan(worst, 1.0)
+    }
+
     func testTwoHundredClientsAtOnceEachGetTheirOwnAnswer() throws {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
