@@ -262,8 +262,15 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
                 continue
             }
             state.lock()
-            let count = connections.count
+            var count = connections.count
             state.unlock()
+            if count >= options.maxConnections {
+                // Clients that already hung up (a quick "is anyone there?" probe, say) must not take a place.
+                reapHungUp()
+                state.lock()
+                count = connections.count
+                state.unlock()
+            }
             if count >= options.maxConnections {
                 log.error("refused a connection: already serving \(count) clients (the limit)")
                 // One line saying why, so that the client can tell "busy" from "daemon gone". The socket is
@@ -284,6 +291,18 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
             let open = connections.count
             state.unlock()
             log.info("client \(id) connected (pid \(peer.pid), \(open) open)")
+        }
+    }
+
+    /// Closes the connections whose peers have hung up but whose hang-up this loop has not handled yet.
+    private func reapHungUp() {
+        state.lock()
+        let current = connections
+        state.unlock()
+        var fds = current.map { pollfd(fd: $0.fd, events: 0, revents: 0) }
+        guard poll(&fds, nfds_t(fds.count), 0) > 0 else { return }
+        for (connection, entry) in zip(current, fds) where Int32(entry.revents) & Int32(POLLHUP | POLLERR | POLLNVAL) != 0 {
+            finish(connection, reason: "hung up")
         }
     }
 
