@@ -52,6 +52,8 @@ final class SocketConnection: ReplySink, @unchecked Sendable {
     var discardedBytes = 0
     /// Close as soon as the queued replies are written.
     var closeWhenDrained = false
+    /// Closed by the server: its descriptor number may already belong to a newer connection.
+    var finished = false
 
     init(id: Int, fd: Int32, maxLineLength: Int, maxOutgoingBytes: Int, wake: @escaping @Sendable () -> Void) {
         self.id = id

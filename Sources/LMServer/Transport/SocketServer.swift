@@ -323,7 +323,8 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
     }
 
     private func service(_ connection: SocketConnection, revents: Int32, takingInput: Bool) {
-        if revents == 0 { return }
+        // Finished since the poll (reaped while accepting): its revents describe a descriptor that is gone.
+        if revents == 0 || connection.finished { return }
         if revents & Int32(POLLNVAL) != 0 { finish(connection, reason: "invalid descriptor"); return }
         if revents & Int32(POLLOUT) != 0 { connection.flush() }
         if takingInput && !connection.inputEnded && revents & Int32(POLLIN | POLLERR | POLLHUP) != 0 {
@@ -393,6 +394,7 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         connections.remove(at: index)
         let open = connections.count
         state.unlock()
+        connection.finished = true
         connection.closeSession()
         connection.shutForWriting()
         Glibc.close(connection.fd)

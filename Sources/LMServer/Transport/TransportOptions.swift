@@ -54,7 +54,7 @@ func tooLongReply(limit: Int) -> [UInt8] {
 /// The -32000 line sent to a connection beyond `maxConnections` before it is closed (it never had a session).
 func tooManyClientsReply(limit: Int) -> [UInt8] {
     let error = RPCError(
-        .serverBusy, "Server busy: \(limit) clients are already connected (the limit); retry later",
+        .serverBusy, "Server busy: \(limit) \(limit == 1 ? "client is" : "clients are") already connected (the limit); retry later",
         data: ["limit": .int(limit), "scope": "clients"])
     return RPCResponse.failure(id: nil, error: error).serialized()
 }
