@@ -229,6 +229,41 @@ final class HostileClientTests: DaemonTestCase {
         XCTAssertLessThan(worst, 1.0)
     }
 
+    func testConnectionChurnLeavesNoDescriptorOrThreadBehind() throws {
+        let daemon = try startDaemon(["--max-line-bytes", "1024", "--max-clients", "8"])
+        defer { XCTAssertTrue(daemon.process.isRunning, "lmd is still serving") }
+        let pid = daemon.process.processIdentifier
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+        func threads() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1 }
+        func noneOpen() -> Bool { daemon.log.split(separator: "\n").last { $0.hasSuffix(" open)") }?.hasSuffix("(0 open)") ?? false }
+        // Every way of leaving, 600 times: at once, mid-request, after an over-long line, beyond the client limit.
+        func churn(_ rounds: Int) throws {
+            var held: [LineConnection] = []
+            for round in 0..<rounds {
+                let connection = try LineConnection(socketPath: socketPath)
+                switch round % 4 {
+                case 0: break
+                case 1: try? connection.send(line: requestLine(id: round, "complete", ["text": "Leaving", "max_tokens": 20, "stream": true]))
+                case 2: try? connection.send(line: Array(repeating: UInt8(ascii: "x"), count: 2000))
+                default: if held.count < 12 { held.append(connection); continue }  // past 8, refused as busy
+                }
+                connection.close()
+            }
+            held.forEach { $0.close() }
+        }
+        try churn(40)  // warm-up: the thread pool and the event loop make their descriptors once
+        waitFor("the warm-up clients to be gone") { noneOpen() }
+        let (fdsBefore, threadsBefore) = (descriptors(), threads())
+        try churn(600)
+        waitFor("the churned clients to be gone") { noneOpen() }
+        waitFor("descriptors back to \(fdsBefore)") { descriptors() == fdsBefore }
+        print("600 connections churned: \(fdsBefore) descriptors before and \(descriptors()) after; threads \(threadsBefore) → \(threads())")
+        XCTAssertLessThanOrEqual(threads(), threadsBefore + 8, "no thread per connection is left behind")
+        let client = try LMClient(socketPath: socketPath)
+        defer { client.close() }
+        XCTAssertEqual(try client.call("info")["n_layer"]?.intValue, 2)
+    }
+
     func testTwoHundredClientsAtOnceEachGetTheirOwnAnswer() throws {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
