@@ -190,43 +190,48 @@ final class HostileClientTests: DaemonTestCase {
         XCTAssertLessThan(worst, 1.0)
     }
 
-    func testAHugeRequestIsReadOnItsSendersTimeNotEveryones() throws {
+    func testHugeRequestsAreReadOnTheirSendersTimeNotEveryones() throws {
         let daemon = try startDaemon()
         defer { XCTAssertTrue(daemon.process.isRunning, "lmd is still serving") }
-        // 4 million ids (8 MiB of JSON): parsing and checking it takes a while in a debug build; that time
-        // must not stop the daemon from answering a bystander.
+        // Two clients (as many as there are cores here) each send 2.5 million ids (5 MiB of JSON): parsing and
+        // checking them takes seconds in a debug build, and that time must not stop the daemon answering others
+        // (handed over on the I/O thread, each stalled everyone for all of it: 1.8 s for one 8 MiB line).
         var bytes = Array(#"{"jsonrpc":"2.0","id":1,"method":"topk","params":{"k":3,"ids":["#.utf8)
-        bytes.reserveCapacity(8_400_000)
-        for i in 0..<4_000_000 { bytes += i == 0 ? [UInt8(ascii: "1")] : [UInt8(ascii: ","), UInt8(ascii: "1")] }
+        bytes.reserveCapacity(5_100_000)
+        for i in 0..<2_500_000 { bytes += i == 0 ? [UInt8(ascii: "1")] : [UInt8(ascii: ","), UInt8(ascii: "1")] }
         bytes += Array("]}}".utf8)
         let line = bytes
-        let big = try LineConnection(socketPath: socketPath)
-        defer { big.close() }
         let bystander = try LineConnection(socketPath: socketPath)
         defer { bystander.close() }
         let good = try XCTUnwrap(try request(bystander, id: 1, "tokenize", ["text": "still serving"])["result"]?["ids"]?.intArray)
-        let bigAnswer = LockedBox<JSONValue?>(nil)
-        let sender = Thread {
-            try? big.send(line: line)
-            bigAnswer.value = (try? big.readLine(timeout: 120)).flatMap { $0 }.flatMap { try? JSONValue.parse($0) }
-        }
+        let answers = LockedBox<[JSONValue?]>([])
+        let senders = try (0..<2).map { _ in try LineConnection(socketPath: socketPath) }
+        defer { senders.forEach { $0.close() } }
         let started = Date()
-        sender.start()
+        for sender in senders {
+            Thread {
+                try? sender.send(line: line)
+                let answer = (try? sender.readLine(timeout: 120)).flatMap { $0 }.flatMap { try? JSONValue.parse($0) }
+                answers.withValue { $0.append(answer) }
+            }.start()
+        }
         var latencies: [TimeInterval] = []
-        while bigAnswer.value == nil && Date().timeIntervalSince(started) < 120 {
+        while answers.value.count < senders.count && Date().timeIntervalSince(started) < 120 {
             let asked = Date()
-            try assertStillServes(bystander, expected: good, "a huge request")
+            try assertStillServes(bystander, expected: good, "huge requests")
             latencies.append(Date().timeIntervalSince(asked))
             usleep(10_000)
         }
-        let answer = try XCTUnwrap(bigAnswer.value, "the huge request is answered")
-        XCTAssertEqual(answer["result"]?["ids"]?.intArray?.count, 3, "\(answer.description.prefix(300))")
-        XCTAssertEqual(answer["result"]?["truncated"], true, "only the last tokens fit the context")
+        XCTAssertEqual(answers.value.count, senders.count)
+        for answer in answers.value {
+            XCTAssertEqual(answer?["result"]?["ids"]?.intArray?.count, 3, "\(answer?.description.prefix(300) ?? "no answer")")
+            XCTAssertEqual(answer?["result"]?["truncated"], true, "only the last tokens fit the context")
+        }
         let worst = latencies.max() ?? 0
-        print("a \(line.count)-byte request took \(String(format: "%.2f", Date().timeIntervalSince(started))) s; "
+        print("2 requests of \(line.count) bytes took \(String(format: "%.2f", Date().timeIntervalSince(started))) s; "
               + "meanwhile \(latencies.count) bystander requests, worst latency \(String(format: "%.3f", worst)) s")
         XCTAssertGreaterThan(latencies.count, 1)
-        XCTAssertLessThan(worst, 1.0)
+        XCTAssertLessThan(worst, 1.5, "two cores are busy parsing; the bystander still gets its turn")
     }
 
     func testConnectionChurnLeavesNoDescriptorOrThreadBehind() throws {
