@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport"]),
         .testTarget(
             name: "LMServerTests",
-            dependencies: ["LMServer", "LMClient", "LMProtocol", "TestSupport", "lmd", "lmctl"]
+            dependencies: ["LMServer", "LMClient", "LMProtocol", "ModelHub", "TestSupport", "lmd", "lmctl"]
         ),
     ],
     swiftLanguageModes: [.v5]
