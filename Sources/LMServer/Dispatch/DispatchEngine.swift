@@ -1,0 +1,26 @@
+import LMEngine
+
+/// The engine as the dispatcher uses it: `Engine` itself, or in tests a wrapper that can hold work back
+/// so that queueing and cancellation are tested without depending on timing.
+protocol DispatchEngine: AnyObject, Sendable {
+    /// What the model is.
+    var info: ModelInfo { get }
+    /// Tokens of `text` with their byte offsets.
+    func tokenize(_ text: String, addPrefixSpace: Bool) -> [TokenSpan]
+    /// Token ids of `text`.
+    func encode(_ text: String, addPrefixSpace: Bool) -> [Int]
+    /// Ids decoded together.
+    func decode(_ ids: [Int]) throws -> String
+    /// One id decoded alone.
+    func tokenText(_ id: Int) throws -> String
+    /// Logits for `ids`.
+    func forward(ids: [Int], positions: LogitPositions, cancel: CancellationFlag?) throws -> Logits
+    /// The k most likely next tokens.
+    func topK(ids: [Int], k: Int, cancel: CancellationFlag?) throws -> TopK
+    /// Generation, token by token.
+    func generate(
+        ids: [Int], options: GenerationOptions, cancel: CancellationFlag?, onToken: (GeneratedToken) -> Void
+    ) throws -> Generation
+}
+
+extension Engine: DispatchEngine {}
