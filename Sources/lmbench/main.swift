@@ -1,14 +1,15 @@
 import Foundation
 
-// Temporary dispatch until the full lmbench lands: only `lmbench tokenizer [FILE]` exists so far.
+// lmbench's subcommands; each lives in its own file.
 let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.first == "tokenizer" {
-    do {
+do {
+    switch arguments.first {
+    case "tokenizer":
         try TokenizerBench.run(arguments: Array(arguments.dropFirst()))
-    } catch {
-        FileHandle.standardError.write(Data("lmbench: \(error)\n".utf8))
-        exit(1)
+    default:
+        try ModelBench.run(arguments: arguments)
     }
-} else {
-    print("not yet")
+} catch {
+    FileHandle.standardError.write(Data("lmbench: \(error)\n".utf8))
+    exit(1)
 }

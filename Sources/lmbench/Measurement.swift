@@ -1,0 +1,69 @@
+import Foundation
+
+/// Monotonic seconds (steady across wall-clock changes).
+func now() -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+}
+
+/// Seconds `body` takes, and its value.
+func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+    let start = now()
+    let value = try body()
+    return (value, now() - start)
+}
+
+/// Latencies of repeated runs of one case, in seconds.
+struct Samples: Sendable {
+    /// Every run's seconds, in the order they ran.
+    var seconds: [Double] = []
+
+    /// Number of runs.
+    var count: Int { seconds.count }
+    /// The middle run (mean of the two middle ones for an even count).
+    var median: Double { quantile(0.5) }
+    /// The run that 90% of runs were at least as fast as (nearest-rank).
+    var p90: Double { quantile(0.9, nearestRank: true) }
+    /// The fastest run.
+    var best: Double { seconds.min() ?? .nan }
+
+    /// Appends one run.
+    mutating func append(_ value: Double) { seconds.append(value) }
+
+    private func quantile(_ q: Double, nearestRank: Bool = false) -> Double {
+        let sorted = seconds.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        if nearestRank {
+            let rank = Int((q * Double(sorted.count)).rounded(.up))
+            return sorted[min(max(rank, 1), sorted.count) - 1]
+        }
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+}
+
+/// Resident memory of a process, from Linux's /proc/PID/status (kB fields, reported here in bytes).
+enum ProcessMemory {
+    /// Peak resident set size (VmHWM) of `pid` ("self" for this process), or nil where unreadable.
+    static func peakRSS(pid: String = "self") -> Int? { field("VmHWM", pid: pid) }
+
+    /// Current resident set size (VmRSS) of `pid`, or nil where unreadable.
+    static func currentRSS(pid: String = "self") -> Int? { field("VmRSS", pid: pid) }
+
+    /// Restarts this process's peak-RSS count from its current RSS (Linux: "5" into clear_refs), so
+    /// that memory spent before (writing the model folder) is not counted; false where not allowed.
+    @discardableResult
+    static func resetPeak() -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+    }
+
+    private static func field(_ name: String, pid: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            let digits = line.dropFirst(name.count + 1).filter(\.isNumber)
+            return Int(digits).map { $0 * 1024 }
+        }
+        return nil
+    }
+}
