@@ -27,7 +27,7 @@ public final class GPT2Weights: @unchecked Sendable {
     /// Keeps the mappings and converted buffers alive.
     private let owners: [AnyObject]
 
-    private init(
+    init(
         config: GPT2Config, wte: WeightTensor, wpe: WeightTensor, layers: [GPT2LayerWeights],
         lnfWeight: WeightTensor, lnfBias: WeightTensor, lmHead: WeightTensor,
         dtype: String, isZeroCopy: Bool, source: String, owners: [AnyObject]

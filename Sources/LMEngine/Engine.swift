@@ -28,8 +28,20 @@ public final class Engine: @unchecked Sendable {
     let scheduler: BatchScheduler
     let prefixCache: PrefixCache
 
-    /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files).
+    /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a GGUF
+    /// file (llama.cpp's format: weights and tokenizer in one file).
     public static func load(modelDirectory: URL, options: EngineOptions = EngineOptions()) throws -> Engine {
+        if modelDirectory.pathExtension.lowercased() == "gguf" {
+            let checkpoint = try GGUFCheckpoint.load(modelDirectory)
+            let t = checkpoint.tokenizer
+            let tokenizer = try GPT2Tokenizer(
+                tokens: t.tokens, merges: t.merges, specialTokenIds: t.specialTokenIds,
+                userDefinedTokenIds: t.userDefinedTokenIds, source: t.source,
+                tokensField: GGUFTokenizerTables.tokensField, mergesField: GGUFTokenizerTables.mergesField)
+            return try Engine(
+                weights: checkpoint.weights, tokenizer: tokenizer,
+                name: modelDirectory.deletingPathExtension().lastPathComponent, options: options)
+        }
         let config = try GPT2Config.load(from: modelDirectory.appendingPathComponent("config.json"))
         let weights = try GPT2Weights.load(directory: modelDirectory, config: config)
         let tokenizer = try GPT2Tokenizer.load(directory: modelDirectory)

@@ -3,63 +3,120 @@ import Foundation
 /// The kernels the model runs: same contracts (and shape comments) as `Reference`, made fast.
 ///
 /// An instance carries the number of threads the kernels may use; it is cheap to copy and safe to
-/// share between threads.
+/// share between threads. Work is split by output columns, rows or heads, and every output element
+/// is computed by the same operations in the same order whatever the split, so results are the
+/// same bits for any thread count. They differ from `Reference` only by rounding: products are
+/// fused multiply-adds, dot products (`matmulTransposed`, attention scores) and row sums are added
+/// in eight lanes, and exp/tanh/erf are vectorised approximations good to a few ulps.
 public struct Kernels: Sendable {
     /// How many threads one kernel call may use (at least 1).
     public let threads: Int
 
     /// Kernels that use `threads` threads (default: every core the machine reports).
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.init(threads: threads, minimumWork: 1 << 15)
+    }
+
+    /// Below this many multiply-adds (or comparable steps) per thread a call is not split; tests set
+    /// it to 1 to exercise the splits on small shapes.
+    let minimumWork: Int
+
+    init(threads: Int, minimumWork: Int) {
         self.threads = max(1, threads)
+        self.minimumWork = max(1, minimumWork)
     }
 
     /// y[M, N] = x[M, K] · w[K, N] (+ bias[N]).
+    ///
+    /// One row (decode) streams w once, split by columns; more rows use the blocked, packed 6×16
+    /// kernel, split by columns when there are enough of them, else by rows.
     public func matmul(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        Reference.matmul(y, x, w, bias: bias, m: m, k: k, n: n)
+        guard m > 0, n > 0 else { return }
+        let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
+        let panels = (n + Gemm.tileColumns - 1) / Gemm.tileColumns
+        if m == 1 {
+            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+                Gemm.vector(y, x, w, ldw: n, bias: bias, k: k,
+                            columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            }
+        } else if panels >= 4 * pieces || m < 2 * pieces {
+            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+                Gemm.blocked(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k,
+                             columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            }
+        } else {
+            Parallel.split(units: m, pieces: pieces) { lower, upper in
+                Gemm.blocked(y + lower * n, ldy: n, x + lower * k, ldx: k, w, ldw: n, bias: bias,
+                             m: upper - lower, k: k, columns: 0, n)
+            }
+        }
     }
 
-    /// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]).
+    /// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]), split by rows of w.
     public func matmulTransposed(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        Reference.matmulTransposed(y, x, w, bias: bias, m: m, k: k, n: n)
+        guard m > 0, n > 0 else { return }
+        let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
+        Parallel.split(units: (n + 7) / 8, pieces: pieces) { lower, upper in
+            DotProducts.tiles(y, ldo: n, x, lda: k, w, ldb: k, bias: bias, m: m, k: k,
+                              columns: lower * 8, min(n, upper * 8))
+        }
     }
 
-    /// y[R, N] = layerNorm(x[R, N]) · gamma[N] + beta[N]; y may alias x.
+    /// y[R, N] = layerNorm(x[R, N]) · gamma[N] + beta[N]; y may alias x. Split by rows.
     public func layerNorm(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, rows: Int, n: Int, eps: Float
     ) {
-        Reference.layerNorm(y, x, gamma: gamma, beta: beta, rows: rows, n: n, eps: eps)
+        guard rows > 0, n > 0 else { return }
+        let pieces = Parallel.pieces(threads: threads, work: rows * n * 4, minimumPerThread: minimumWork)
+        Parallel.split(units: rows, pieces: pieces) { lower, upper in
+            Elementwise.layerNorm(y + lower * n, x + lower * n, gamma: gamma, beta: beta,
+                                  rows: upper - lower, n: n, eps: eps)
+        }
     }
 
-    /// x[count] = activation(x[count]), in place.
+    /// x[count] = activation(x[count]), in place. Split in chunks of 8.
     public func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
-        Reference.activate(x, count: count, kind)
+        guard count > 0 else { return }
+        let pieces = Parallel.pieces(threads: threads, work: count * 16, minimumPerThread: minimumWork)
+        Parallel.split(units: (count + 7) / 8, pieces: pieces) { lower, upper in
+            Elementwise.activate(x + lower * 8, count: min(count, upper * 8) - lower * 8, kind)
+        }
     }
 
     /// y[count] += x[count].
     public func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
-        Reference.add(y, x, count: count)
+        guard count > 0 else { return }
+        let pieces = Parallel.pieces(threads: threads, work: count / 4, minimumPerThread: minimumWork)
+        Parallel.split(units: (count + 7) / 8, pieces: pieces) { lower, upper in
+            Elementwise.add(y + lower * 8, x + lower * 8, count: min(count, upper * 8) - lower * 8)
+        }
     }
 
-    /// x[count] = softmax(x[count]), in place.
+    /// x[count] = softmax(x[count]), in place (one row: single-threaded).
     public func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        Reference.softmax(x, count: count)
+        Elementwise.softmax(x, count: count)
     }
 
     /// Causal attention; see `Reference.attention` for the layout. out: [T, nHead*headDim].
+    /// Split by heads.
     public func attention(
         _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
-        Reference.attention(
-            out, q: q, qStride: qStride, keys: keys, values: values, kvStride: kvStride,
-            t: t, past: past, nHead: nHead, headDim: headDim, scale: scale)
+        guard t > 0, nHead > 0, headDim > 0 else { return }
+        let work = nHead * t * (past + t) * headDim * 2
+        Parallel.split(units: nHead, pieces: Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)) { lower, upper in
+            Attention.run(
+                heads: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
+                kvStride: kvStride, t: t, past: past, nHead: nHead, headDim: headDim, scale: scale)
+        }
     }
 }

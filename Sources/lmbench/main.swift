@@ -6,6 +6,8 @@ do {
     switch arguments.first {
     case "tokenizer":
         try TokenizerBench.run(arguments: Array(arguments.dropFirst()))
+    case "kernels":
+        try KernelBench.run(arguments: Array(arguments.dropFirst()))
     default:
         try ModelBench.run(arguments: arguments)
     }

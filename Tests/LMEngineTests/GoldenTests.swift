@@ -102,3 +102,15 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(try Self.engine.tokenText(467), " go")
     }
 }
+
+/// `Engine.load` takes a GGUF file as well as a folder.
+final class GGUFLoadTests: XCTestCase {
+    func testEngineLoadsAGGUFFileAndMatchesTheFolder() throws {
+        let url = Fixtures.root.appendingPathComponent("tiny-gpt2-gguf/tiny-gpt2-f32.gguf")
+        let engine = try Engine.load(modelDirectory: url)
+        XCTAssertEqual(engine.info.model, "tiny-gpt2-f32")
+        let ids = engine.encode("I wish I were", addPrefixSpace: true)
+        XCTAssertEqual(ids, [314, 4601, 314, 547])
+        XCTAssertEqual(try engine.topK(ids: ids, k: 20).logits, try GoldenTests.engine.topK(ids: ids, k: 20).logits)
+    }
+}

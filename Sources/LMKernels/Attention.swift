@@ -1,0 +1,67 @@
+/// Causal multi-head attention for a range of heads; `Kernels.attention` splits the heads between
+/// threads. Layout as in `Reference.attention`.
+///
+/// Per head and block of queries: scores S = q·kᵀ by `DotProducts` (one product per visible key,
+/// the same for one query or many), scaled, softmaxed per query over its visible keys and zero
+/// beyond, then out = S·v by `Gemm` (a fused multiply-add chain over keys in order). A query's
+/// output is therefore the same bits in a one-token decode step as in a prefill of many tokens.
+enum Attention {
+    /// Queries per block: a multiple of the 6-row product tile; bounds the masked waste to 24×24
+    /// scores per block.
+    static let queryBlock = 24
+
+    /// Computes heads `lower ..< upper`.
+    ///
+    /// - out: [T, nHead·headDim]; q: [T, qStride]; keys, values: [past + T, kvStride].
+    static func run(
+        heads lower: Int, _ upper: Int,
+        _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
+    ) {
+        let width = nHead * headDim
+        let positions = past + t
+        for head in lower..<upper {
+            let column = head * headDim
+            // With several queries, each key row is read once per block of queries. Rows of one head
+            // are short and `kvStride` apart — a stride that maps them onto a few L1 sets — so they
+            // are first copied contiguous (the values used are the same, so results are too).
+            var headQ = q + column, ldq = qStride
+            var headK = keys + column, ldk = kvStride
+            if t > 1 {
+                let copy = ThreadScratch.floats(.attentionHead, count: (t + positions) * headDim)
+                for i in 0..<t { (copy + i * headDim).update(from: headQ + i * qStride, count: headDim) }
+                let copiedKeys = copy + t * headDim
+                for j in 0..<positions { (copiedKeys + j * headDim).update(from: headK + j * kvStride, count: headDim) }
+                headQ = UnsafePointer(copy)
+                headK = UnsafePointer(copiedKeys)
+                ldq = headDim
+                ldk = headDim
+            }
+            for first in stride(from: 0, to: t, by: queryBlock) {
+                let rows = min(queryBlock, t - first)
+                let visible = past + first + rows  // keys seen by the block's last query
+                let scores = ThreadScratch.floats(.attentionScores, count: rows * visible)
+                // scores: [rows, visible]
+                DotProducts.tiles(
+                    scores, ldo: visible, headQ + first * ldq, lda: ldq,
+                    headK, ldb: ldk, bias: nil, m: rows, k: headDim, columns: 0, visible)
+                for r in 0..<rows {
+                    let row = scores + r * visible
+                    let seen = past + first + r + 1
+                    for j in 0..<seen { row[j] *= scale }
+                    Elementwise.softmax(row, count: seen)
+                    (row + seen).update(repeating: 0, count: visible - seen)
+                }
+                let o = out + first * width + column
+                if rows == 1 {
+                    Gemm.vector(o, scores, values + column, ldw: kvStride, bias: nil, k: visible, columns: 0, headDim)
+                } else {
+                    Gemm.blocked(
+                        o, ldy: width, scores, ldx: visible, values + column, ldw: kvStride, bias: nil,
+                        m: rows, k: visible, columns: 0, headDim)
+                }
+            }
+        }
+    }
+}
