@@ -2,8 +2,8 @@
 /// over a range of output columns; `Kernels` splits the columns (or rows) between threads.
 ///
 /// Every output element is `bias[j]` (or 0) followed by one fused multiply-add per p = 0, 1, …, K−1,
-/// in that order — the Reference's order, each step rounded once instead of twice. Both paths below
-/// and all tile shapes keep it, so results are the same bits whatever the split, the tile an element
+/// in that order — the Reference's order, each step rounded once instead of twice. All three paths
+/// below and all tile shapes keep it, so results are the same bits whatever the split, the tile an element
 /// falls in, or M.
 enum Gemm {
     /// Rows of x per micro-kernel tile.
@@ -14,69 +14,155 @@ enum Gemm {
     static let blockDepth = 256
     /// Columns of one packed block of w (256 × 512 floats, 512 KB: stays in L2).
     static let blockColumns = 512
-    /// Rows of x per pass over a packed block (6·… rows × 256 of x: 96 KB, stays in L2).
+    /// Rows of x per pass over a packed block (96 rows × 256 of x: 96 KB, stays in L2).
     static let blockRows = 96
 
     /// y[0, j0 ..< j1] = x[0, K] · w[K, j0 ..< j1] (+ bias): one row, streaming w once.
     ///
     /// - y: [N] (row of the output), x: [K], w: [K, ldw], bias: [N] or nil.
-    /// Four rows of w are applied per sweep over the columns: y stays in L1 and w is read in four
-    /// sequential streams, which is what the memory system serves fastest.
+    /// Several rows of w are applied per sweep over the columns, with y in L1: w is read in that
+    /// many sequential streams. Measured on Zen 4, 8 streams serve long rows best and 16 short ones
+    /// (slices of ≤ 1024 columns), where 8 streams end too soon for the prefetchers to keep up.
     static func vector(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, ldw: Int,
         bias: UnsafePointer<Float>?, k: Int, columns j0: Int, _ j1: Int
     ) {
-        typealias V = SIMD8<Float>
         if let bias {
             (y + j0).update(from: bias + j0, count: j1 - j0)
         } else {
             (y + j0).update(repeating: 0, count: j1 - j0)
         }
         var p = 0
-        while p + 4 <= k {
-            let x0 = V(repeating: x[p]), x1 = V(repeating: x[p + 1])
-            let x2 = V(repeating: x[p + 2]), x3 = V(repeating: x[p + 3])
-            let w0 = w + p * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw
-            var j = j0
-            while j + 16 <= j1 {
-                var a = VectorMath.load(y + j)
-                var b = VectorMath.load(y + j + 8)
-                a = a.addingProduct(x0, VectorMath.load(w0 + j))
-                b = b.addingProduct(x0, VectorMath.load(w0 + j + 8))
-                a = a.addingProduct(x1, VectorMath.load(w1 + j))
-                b = b.addingProduct(x1, VectorMath.load(w1 + j + 8))
-                a = a.addingProduct(x2, VectorMath.load(w2 + j))
-                b = b.addingProduct(x2, VectorMath.load(w2 + j + 8))
-                a = a.addingProduct(x3, VectorMath.load(w3 + j))
-                b = b.addingProduct(x3, VectorMath.load(w3 + j + 8))
-                VectorMath.store(a, y + j)
-                VectorMath.store(b, y + j + 8)
-                j += 16
+        if j1 - j0 <= 1024 {
+            while p + 16 <= k {
+                sweep(y, x + p, w + p * ldw, ldw: ldw, rows: 16, columns: j0, j1)
+                p += 16
             }
-            while j < j1 {
-                var a = y[j]
-                a = a.addingProduct(x[p], w0[j])
-                a = a.addingProduct(x[p + 1], w1[j])
-                a = a.addingProduct(x[p + 2], w2[j])
-                a = a.addingProduct(x[p + 3], w3[j])
-                y[j] = a
-                j += 1
-            }
-            p += 4
+        }
+        while p + 8 <= k {
+            sweep8(y, x + p, w + p * ldw, ldw: ldw, columns: j0, j1)
+            p += 8
         }
         while p < k {
-            let xs = x[p], x0 = V(repeating: xs)
-            let w0 = w + p * ldw
-            var j = j0
-            while j + 8 <= j1 {
-                VectorMath.store(VectorMath.load(y + j).addingProduct(x0, VectorMath.load(w0 + j)), y + j)
-                j += 8
+            sweep(y, x + p, w + p * ldw, ldw: ldw, rows: 1, columns: j0, j1)
+            p += 1
+        }
+    }
+
+    /// `sweep` for 8 rows with x's values held in registers (the compiler cannot hoist them itself:
+    /// for all it knows, storing to y could change x).
+    @inline(__always)
+    private static func sweep8(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, ldw: Int,
+        columns j0: Int, _ j1: Int
+    ) {
+        typealias V = SIMD8<Float>
+        let x0 = V(repeating: x[0]), x1 = V(repeating: x[1]), x2 = V(repeating: x[2]), x3 = V(repeating: x[3])
+        let x4 = V(repeating: x[4]), x5 = V(repeating: x[5]), x6 = V(repeating: x[6]), x7 = V(repeating: x[7])
+        let w0 = w, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw
+        let w4 = w3 + ldw, w5 = w4 + ldw, w6 = w5 + ldw, w7 = w6 + ldw
+        var j = j0
+        while j + 16 <= j1 {
+            var a = VectorMath.load(y + j)
+            var b = VectorMath.load(y + j + 8)
+            a = a.addingProduct(x0, VectorMath.load(w0 + j)); b = b.addingProduct(x0, VectorMath.load(w0 + j + 8))
+            a = a.addingProduct(x1, VectorMath.load(w1 + j)); b = b.addingProduct(x1, VectorMath.load(w1 + j + 8))
+            a = a.addingProduct(x2, VectorMath.load(w2 + j)); b = b.addingProduct(x2, VectorMath.load(w2 + j + 8))
+            a = a.addingProduct(x3, VectorMath.load(w3 + j)); b = b.addingProduct(x3, VectorMath.load(w3 + j + 8))
+            a = a.addingProduct(x4, VectorMath.load(w4 + j)); b = b.addingProduct(x4, VectorMath.load(w4 + j + 8))
+            a = a.addingProduct(x5, VectorMath.load(w5 + j)); b = b.addingProduct(x5, VectorMath.load(w5 + j + 8))
+            a = a.addingProduct(x6, VectorMath.load(w6 + j)); b = b.addingProduct(x6, VectorMath.load(w6 + j + 8))
+            a = a.addingProduct(x7, VectorMath.load(w7 + j)); b = b.addingProduct(x7, VectorMath.load(w7 + j + 8))
+            VectorMath.store(a, y + j)
+            VectorMath.store(b, y + j + 8)
+            j += 16
+        }
+        if j < j1 { sweep(y, x, w, ldw: ldw, rows: 8, columns: j, j1) }
+    }
+
+    /// y[j0 ..< j1] += x[0 ..< rows] · w[rows, j0 ..< j1], one fused multiply-add per row in order.
+    @inline(__always)
+    private static func sweep(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, ldw: Int,
+        rows: Int, columns j0: Int, _ j1: Int
+    ) {
+        typealias V = SIMD8<Float>
+        var j = j0
+        while j + 16 <= j1 {
+            var a = VectorMath.load(y + j)
+            var b = VectorMath.load(y + j + 8)
+            var row = w + j
+            for q in 0..<rows {
+                let xq = V(repeating: x[q])
+                a = a.addingProduct(xq, VectorMath.load(row))
+                b = b.addingProduct(xq, VectorMath.load(row + 8))
+                row += ldw
             }
+            VectorMath.store(a, y + j)
+            VectorMath.store(b, y + j + 8)
+            j += 16
+        }
+        while j < j1 {
+            var a = y[j]
+            for q in 0..<rows { a = a.addingProduct(x[q], w[q * ldw + j]) }
+            y[j] = a
+            j += 1
+        }
+    }
+
+    /// Most rows `fewRows` takes; more are worth packing w for the blocked kernel.
+    static let fewRowsLimit = 4
+
+    /// y[M, j0 ..< j1] = x[M, K] · w[K, j0 ..< j1] (+ bias) for M ≤ 4 rows, streaming w once.
+    ///
+    /// - y: [M, ldy], x: [M, ldx], w: [K, ldw], bias: [N] or nil.
+    /// As `vector`, four rows of w per sweep, each eight-column slice of them applied to every row of
+    /// y while in registers; cheaper than packing w when it would serve so few rows.
+    static func fewRows(
+        _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int,
+        _ w: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>?,
+        m: Int, k: Int, columns j0: Int, _ j1: Int
+    ) {
+        typealias V = SIMD8<Float>
+        for r in 0..<m {
+            if let bias {
+                (y + r * ldy + j0).update(from: bias + j0, count: j1 - j0)
+            } else {
+                (y + r * ldy + j0).update(repeating: 0, count: j1 - j0)
+            }
+        }
+        var p = 0
+        while p < k {
+            let depth = min(4, k - p)
+            let w0 = w + p * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw
+            var j = j0
+            if depth == 4 {
+                while j + 8 <= j1 {
+                    let v0 = VectorMath.load(w0 + j), v1 = VectorMath.load(w1 + j)
+                    let v2 = VectorMath.load(w2 + j), v3 = VectorMath.load(w3 + j)
+                    for r in 0..<m {
+                        let xr = x + r * ldx + p, yr = y + r * ldy + j
+                        var a = VectorMath.load(yr)
+                        a = a.addingProduct(V(repeating: xr[0]), v0)
+                        a = a.addingProduct(V(repeating: xr[1]), v1)
+                        a = a.addingProduct(V(repeating: xr[2]), v2)
+                        a = a.addingProduct(V(repeating: xr[3]), v3)
+                        VectorMath.store(a, yr)
+                    }
+                    j += 8
+                }
+            }
+            // Leftover columns, and the last K mod 4 rows of w: one fused multiply-add at a time.
             while j < j1 {
-                y[j] = y[j].addingProduct(xs, w0[j])
+                for r in 0..<m {
+                    let xr = x + r * ldx + p
+                    var a = y[r * ldy + j]
+                    for q in 0..<depth { a = a.addingProduct(xr[q], w0[q * ldw + j]) }
+                    y[r * ldy + j] = a
+                }
                 j += 1
             }
-            p += 1
+            p += depth
         }
     }
 
@@ -103,11 +189,7 @@ enum Gemm {
             let panels = (columns + tileColumns - 1) / tileColumns
             for pc in stride(from: 0, to: k, by: blockDepth) {
                 let depth = min(blockDepth, k - pc)
-                for panel in 0..<panels {
-                    let j = jc + panel * tileColumns
-                    pack(packed + panel * depth * tileColumns, w + pc * ldw + j, ldw: ldw,
-                         depth: depth, columns: min(tileColumns, j1 - j))
-                }
+                pack(packed, w + pc * ldw + jc, ldw: ldw, depth: depth, columns: columns)
                 for ic in stride(from: 0, to: m, by: blockRows) {
                     let rows = min(blockRows, m - ic)
                     for panel in 0..<panels {
@@ -127,21 +209,27 @@ enum Gemm {
         }
     }
 
-    /// Copies w[depth, columns] (row stride ldw) into a depth × 16 panel, zero-padding the columns.
+    /// Copies w[depth, columns] (row stride ldw) into ⌈columns/16⌉ consecutive depth × 16 panels,
+    /// zero-padding the last one. Rows of w are read in order, so the reads stream through memory
+    /// (reading panel by panel would touch a new page on every row).
     @inline(__always)
     private static func pack(
         _ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, ldw: Int, depth: Int, columns: Int
     ) {
-        if columns == tileColumns {
-            for p in 0..<depth {
-                let s = src + p * ldw, d = dst + p * tileColumns
-                VectorMath.store(VectorMath.load(s), d)
-                VectorMath.store(VectorMath.load(s + 8), d + 8)
+        let full = columns / tileColumns, rest = columns - full * tileColumns
+        let panelSize = depth * tileColumns
+        for p in 0..<depth {
+            let s = src + p * ldw
+            var d = dst + p * tileColumns
+            for panel in 0..<full {
+                let c = s + panel * tileColumns
+                VectorMath.store(VectorMath.load(c), d)
+                VectorMath.store(VectorMath.load(c + 8), d + 8)
+                d += panelSize
             }
-        } else {
-            for p in 0..<depth {
-                let s = src + p * ldw, d = dst + p * tileColumns
-                for c in 0..<tileColumns { d[c] = c < columns ? s[c] : 0 }
+            if rest > 0 {
+                let c = s + full * tileColumns
+                for i in 0..<tileColumns { d[i] = i < rest ? c[i] : 0 }
             }
         }
     }

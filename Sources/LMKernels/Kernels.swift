@@ -5,9 +5,12 @@ import Foundation
 /// An instance carries the number of threads the kernels may use; it is cheap to copy and safe to
 /// share between threads. Work is split by output columns, rows or heads, and every output element
 /// is computed by the same operations in the same order whatever the split, so results are the
-/// same bits for any thread count. They differ from `Reference` only by rounding: products are
-/// fused multiply-adds, dot products (`matmulTransposed`, attention scores) and row sums are added
-/// in eight lanes, and exp/tanh/erf are vectorised approximations good to a few ulps.
+/// same bits for any thread count (and a row of `matmul`/`matmulTransposed`, or a query of
+/// `attention`, the same bits whether computed alone or in a batch). They differ from `Reference`
+/// only by rounding: products are fused multiply-adds, dot products (`matmulTransposed`, attention
+/// scores) and row sums are added in eight lanes, exp is a vectorised approximation good to about 1 ulp,
+/// gelu_new is evaluated as x·sigmoid(2u) and gelu through erfc (both without the reference's
+/// cancellation for negative x).
 public struct Kernels: Sendable {
     /// How many threads one kernel call may use (at least 1).
     public let threads: Int
@@ -28,19 +31,22 @@ public struct Kernels: Sendable {
 
     /// y[M, N] = x[M, K] · w[K, N] (+ bias[N]).
     ///
-    /// One row (decode) streams w once, split by columns; more rows use the blocked, packed 6×16
-    /// kernel, split by columns when there are enough of them, else by rows.
+    /// One row (decode) and up to four rows stream w once, split by columns; more rows use the
+    /// blocked, packed 6×16 kernel, split by columns when there are enough of them, else by rows.
     public func matmul(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        guard m > 0, n > 0 else { return }
+        guard m > 0, n > 0, k >= 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         let panels = (n + Gemm.tileColumns - 1) / Gemm.tileColumns
         if m == 1 {
-            Parallel.split(units: panels, pieces: pieces) { lower, upper in
-                Gemm.vector(y, x, w, ldw: n, bias: bias, k: k,
-                            columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            Parallel.splitColumns(n: n, pieces: pieces, of: y) { j0, j1 in
+                Gemm.vector(y, x, w, ldw: n, bias: bias, k: k, columns: j0, j1)
+            }
+        } else if m <= Gemm.fewRowsLimit {
+            Parallel.splitColumns(n: n, pieces: pieces, of: y) { j0, j1 in
+                Gemm.fewRows(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k, columns: j0, j1)
             }
         } else if panels >= 4 * pieces || m < 2 * pieces {
             Parallel.split(units: panels, pieces: pieces) { lower, upper in
@@ -60,7 +66,7 @@ public struct Kernels: Sendable {
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        guard m > 0, n > 0 else { return }
+        guard m > 0, n > 0, k >= 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         Parallel.split(units: (n + 7) / 8, pieces: pieces) { lower, upper in
             DotProducts.tiles(y, ldo: n, x, lda: k, w, ldb: k, bias: bias, m: m, k: k,
@@ -81,7 +87,7 @@ public struct Kernels: Sendable {
         }
     }
 
-    /// x[count] = activation(x[count]), in place. Split in chunks of 8.
+    /// x[count] = activation(x[count]), in place. Split in whole vectors of 8.
     public func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
         guard count > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: count * 16, minimumPerThread: minimumWork)
@@ -90,7 +96,7 @@ public struct Kernels: Sendable {
         }
     }
 
-    /// y[count] += x[count].
+    /// y[count] += x[count]. Split in whole vectors of 8.
     public func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         guard count > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: count / 4, minimumPerThread: minimumWork)
@@ -111,9 +117,10 @@ public struct Kernels: Sendable {
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
-        guard t > 0, nHead > 0, headDim > 0 else { return }
+        guard t > 0, past >= 0, nHead > 0, headDim > 0 else { return }
         let work = nHead * t * (past + t) * headDim * 2
-        Parallel.split(units: nHead, pieces: Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)) { lower, upper in
+        let pieces = Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)
+        Parallel.split(units: nHead, pieces: pieces) { lower, upper in
             Attention.run(
                 heads: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
                 kvStride: kvStride, t: t, past: past, nHead: nHead, headDim: headDim, scale: scale)

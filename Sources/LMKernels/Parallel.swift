@@ -21,6 +21,33 @@ enum Parallel {
         }
     }
 
+    /// Calls `body(j0, j1)` for `pieces` contiguous slices of columns `0 ..< n` of the row at `y`,
+    /// cut where `y + j` starts a 64-byte cache line, so that two threads updating neighbouring
+    /// slices over and over never write to the same line.
+    @inline(__always)
+    static func splitColumns(
+        n: Int, pieces: Int, of y: UnsafeMutablePointer<Float>, _ body: (_ j0: Int, _ j1: Int) -> Void
+    ) {
+        let lineFloats = 16
+        let units = (n + lineFloats - 1) / lineFloats
+        let count = max(1, min(pieces, units))
+        if count == 1 {
+            body(0, n)
+            return
+        }
+        // Columns before y's first line boundary go to the first slice.
+        let shift = ((64 - Int(bitPattern: y) & 63) & 63) / MemoryLayout<Float>.stride
+        func boundary(_ piece: Int) -> Int {
+            if piece == 0 { return 0 }
+            if piece == count { return n }
+            return min(n, shift + units * piece / count * lineFloats)
+        }
+        DispatchQueue.concurrentPerform(iterations: count) { piece in
+            let j0 = boundary(piece), j1 = boundary(piece + 1)
+            if j1 > j0 { body(j0, j1) }
+        }
+    }
+
     /// How many pieces to cut `work` (in multiply-adds or comparable steps) into: one per thread,
     /// but a single piece when the work is too small to be worth waking another thread for.
     @inline(__always)

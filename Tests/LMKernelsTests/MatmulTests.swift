@@ -7,7 +7,7 @@ import XCTest
 /// size of the terms it sums — the scale of any dot product's rounding error). Results with 1, 2
 /// and 3 threads must be the same bits.
 final class MatmulTests: XCTestCase {
-    static let rowCounts = [1, 2, 3, 5, 7, 17, 64]
+    static let rowCounts = [1, 2, 3, 4, 5, 6, 7, 17, 64]
     static let sizes = [1, 3, 7, 31, 33, 100, 129, 768]
     static let tolerance: Float = 1e-5
 
@@ -124,18 +124,20 @@ final class MatmulTests: XCTestCase {
     /// A row's result is the same bits whether it is computed alone (decode) or among many rows.
     func testRowsIndependentOfM() {
         for transposed in [false, true] {
-            var rng = SeededRandom(seed: 21)
-            let m = 11, k = 100, n = 45
-            let x = TestBuffer(random: m * k, using: &rng), w = TestBuffer(random: k * n, using: &rng)
-            let b = TestBuffer(random: n, using: &rng)
-            let all = TestBuffer(count: m * n), one = TestBuffer(count: n)
-            let kernels = Kernels(threads: 2, minimumWork: 1)
-            let run = transposed ? kernels.matmulTransposed : kernels.matmul
-            run(all.pointer, x.pointer, w.pointer, b.pointer, m, k, n)
-            for i in 0..<m {
-                run(one.pointer, x.pointer + i * k, w.pointer, b.pointer, 1, k, n)
-                assertIdentical(one.values, Array(all.values[(i * n)..<((i + 1) * n)]),
-                                "transposed=\(transposed): row \(i) alone vs in a batch")
+            for m in [2, 4, 11] {
+                var rng = SeededRandom(seed: UInt64(21 + m))
+                let k = 103, n = 45
+                let x = TestBuffer(random: m * k, using: &rng), w = TestBuffer(random: k * n, using: &rng)
+                let b = TestBuffer(random: n, using: &rng)
+                let all = TestBuffer(count: m * n), one = TestBuffer(count: n)
+                let kernels = Kernels(threads: 2, minimumWork: 1)
+                let run = transposed ? kernels.matmulTransposed : kernels.matmul
+                run(all.pointer, x.pointer, w.pointer, b.pointer, m, k, n)
+                for i in 0..<m {
+                    run(one.pointer, x.pointer + i * k, w.pointer, b.pointer, 1, k, n)
+                    assertIdentical(one.values, Array(all.values[(i * n)..<((i + 1) * n)]),
+                                    "transposed=\(transposed) m=\(m): row \(i) alone vs in a batch")
+                }
             }
         }
     }
