@@ -37,7 +37,9 @@ class Server:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
+                healthy = conn.getresponse().status == 200
+                conn.close()
+                if healthy:
                     break
             except OSError:
                 pass
@@ -57,15 +59,22 @@ class Server:
 
 
 class Client:
-    """One keep-alive HTTP connection."""
+    """An HTTP client of llama-server. Each request opens its own connection (a loopback connect costs
+    well under a millisecond): llama-server's HTTP library closes kept-alive connections after a few
+    requests, and a request sent on a connection it has just closed fails."""
 
     def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.port = port
+
+    def connect(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
 
     def post(self, body):
-        self.conn.request("POST", "/completion", json.dumps(body), {"Content-Type": "application/json"})
-        response = self.conn.getresponse()
+        conn = self.connect()
+        conn.request("POST", "/completion", json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
         data = response.read()
+        conn.close()
         if response.status != 200:
             raise RuntimeError(f"/completion answered {response.status}: {data[:300]}")
         return json.loads(data)
@@ -80,8 +89,9 @@ class Client:
         """Greedy completion of n tokens, streamed: (tokens, seconds to first token, total seconds)."""
         body = {"prompt": ids, "n_predict": n, "temperature": 0, "ignore_eos": True, "stream": True, "cache_prompt": True}
         start = time.monotonic()
-        self.conn.request("POST", "/completion", json.dumps(body), {"Content-Type": "application/json"})
-        response = self.conn.getresponse()
+        conn = self.connect()
+        conn.request("POST", "/completion", json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
         first, tokens = None, 0
         while True:
             line = response.readline()
@@ -97,8 +107,8 @@ class Client:
             if event.get("stop"):
                 tokens = event.get("tokens_predicted", tokens) or tokens
                 break
-        response.read()
         end = time.monotonic()
+        conn.close()
         return tokens, (first or end) - start, end - start
 
 
@@ -212,6 +222,10 @@ def main():
     print("case".ljust(32) + "".join(name.ljust(24) for name, _ in columns))
     for row in ROWS:
         print(row.ljust(32) + "".join(cell(data.get(row)).ljust(24) for _, data in columns))
+    if args.lmbench_json:
+        ours = (lm.get("in_process") or lm.get("lmd") or {}).get("topk_same_prompt_ids")
+        same = "the same" if ours == figures.get("top_ids") else f"DIFFERENT ({ours} vs {figures.get('top_ids')})"
+        print(f"top-10 ids for the repeated prompt: lmbench and llama-server give {same}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ struct Report {
     func json() -> String {
         func object(_ results: TargetResults?) -> Any {
             guard let results else { return NSNull() }
-            return Dictionary(results.figures.map { ($0.0.key, $0.1.json) }, uniquingKeysWith: { a, _ in a })
+            var object = Dictionary(results.figures.map { ($0.0.key, $0.1.json) }, uniquingKeysWith: { a, _ in a })
+            object["topk_same_prompt_ids"] = results.sameTop
+            return object
         }
         let root: [String: Any] = [
             "model": [
