@@ -17,11 +17,12 @@ public struct Kernels: Sendable {
 
     /// Kernels that use `threads` threads (default: every core the machine reports).
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        self.init(threads: threads, minimumWork: 1 << 15)
+        self.init(threads: threads, minimumWork: 1 << 18)
     }
 
-    /// Below this many multiply-adds (or comparable steps) per thread a call is not split; tests set
-    /// it to 1 to exercise the splits on small shapes.
+    /// Below this many multiply-adds (or comparable steps) per thread a call is not split: waking
+    /// another thread costs some 10–20 µs, about what 2¹⁸ multiply-adds streaming weights from memory
+    /// take. Tests set it to 1 to exercise the splits on small shapes.
     let minimumWork: Int
 
     init(threads: Int, minimumWork: Int) {
@@ -118,7 +119,9 @@ public struct Kernels: Sendable {
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
         guard t > 0, past >= 0, nHead > 0, headDim > 0 else { return }
-        let work = nHead * t * (past + t) * headDim * 2
+        // Attention reads cached keys and values, not weights from memory: a multiply-add costs about
+        // an eighth of one in a decode matmul, so it takes eight times as many to be worth a thread.
+        let work = nHead * t * (past + t) * headDim * 2 / 8
         let pieces = Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)
         Parallel.split(units: nHead, pieces: pieces) { lower, upper in
             Attention.run(

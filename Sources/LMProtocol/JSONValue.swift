@@ -22,13 +22,18 @@ extension JSONValue {
     public var intValue: Int? {
         switch self {
         case let .int(i): return i
-        case let .double(d):
-            // 2^63 is exactly representable and is the first double past Int.max.
-            guard d.rounded(.towardZero) == d, d >= -9_223_372_036_854_775_808.0, d < 9_223_372_036_854_775_808.0
-            else { return nil }
-            return Int(d)
+        case let .double(d): return Self.exactInt(d)
         default: return nil
         }
+    }
+
+    /// `d` as an Int when it has no fraction and fits. Written with a plain conversion because the
+    /// rounding functions would pull in libm, which this module does not link.
+    static func exactInt(_ d: Double) -> Int? {
+        // 2^63 is exactly representable and is the first double past Int.max.
+        guard d >= -9_223_372_036_854_775_808.0, d < 9_223_372_036_854_775_808.0 else { return nil }
+        let i = Int(d)
+        return Double(i) == d ? i : nil
     }
 
     /// The number this value holds (integers converted).
@@ -87,7 +92,9 @@ extension JSONValue {
         case .null: return "null"
         case .bool: return "a boolean"
         case .int: return "an integer"
-        case let .double(d): return d.rounded(.towardZero) == d ? "a number" : "a number with a fraction"
+        case let .double(d):
+            // Doubles of 2^53 and beyond have no fraction bits.
+            return Self.exactInt(d) != nil || d.magnitude >= 9_007_199_254_740_992 ? "a number" : "a number with a fraction"
         case .string: return "a string"
         case .array: return "an array"
         case .object: return "an object"

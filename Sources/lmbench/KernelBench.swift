@@ -3,11 +3,12 @@ import LMKernels
 
 /// `lmbench kernels`: times the hot kernels on distilgpt2's shapes (build with `-c release`).
 ///
-/// Options: `--threads 1,2` (thread counts to try), `--seconds 1` (time per case; the best of five trials is shown), `--only GROUP`
-/// (a substring of decode, lmhead, small, prefill, attention-decode, attention-prefill,
-/// elementwise).
+/// Options: `--threads 1,2` (thread counts to try), `--seconds 1` (time per case; the best of five
+/// trials is shown), `--only GROUP` (a substring of decode, lmhead, small, prefill, attention-decode,
+/// attention-prefill, elementwise).
 /// Decode (M = 1) products cycle through enough copies of the weights (≥ 256 MB) that every call
 /// reads them from memory, as a real forward pass over all layers does; GB/s counts weight bytes.
+/// Multi-row products use one copy (it may stay in L3), as they are bound by arithmetic.
 enum KernelBench {
     /// Errors in the benchmark's command line.
     enum BenchError: Error, CustomStringConvertible {

@@ -127,13 +127,17 @@ public struct ForwardResult: WireResult, Hashable {
 
     /// Reads a result in either encoding (for clients).
     public init?(json: JSONValue) {
-        guard let ids = json["ids"]?.intArray, let shape = json["shape"]?.intArray, shape.count == 2 else { return nil }
+        guard let ids = json["ids"]?.intArray, let shape = json["shape"]?.intArray, shape.count == 2,
+            shape[0] >= 0, shape[1] >= 0
+        else { return nil }
+        let (count, overflow) = shape[0].multipliedReportingOverflow(by: shape[1])
+        guard !overflow else { return nil }
         if let b64 = json["logits_base64"]?.stringValue {
-            guard let values = Float32Base64.decode(b64), values.count == shape[0] * shape[1] else { return nil }
+            guard let values = Float32Base64.decode(b64), values.count == count else { return nil }
             self.init(ids: ids, rows: shape[0], columns: shape[1], values: values, encoding: .base64)
         } else if let rows = json["logits"]?.arrayValue, rows.count == shape[0] {
             var values: [Float] = []
-            values.reserveCapacity(shape[0] * shape[1])
+            values.reserveCapacity(min(count, 1 << 28))
             for row in rows {
                 guard let r = row.floatArray, r.count == shape[1] else { return nil }
                 values.append(contentsOf: r)

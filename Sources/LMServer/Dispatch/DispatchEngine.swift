@@ -21,6 +21,8 @@ protocol DispatchEngine: AnyObject, Sendable {
     func generate(
         ids: [Int], options: GenerationOptions, cancel: CancellationFlag?, onToken: (GeneratedToken) -> Void
     ) throws -> Generation
+    /// Completions at a cursor.
+    func suggest(text: String, options: SuggestionOptions, cancel: CancellationFlag?) throws -> Suggestions
 }
 
 extension Engine: DispatchEngine {}

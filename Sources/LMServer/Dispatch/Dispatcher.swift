@@ -19,20 +19,22 @@ public struct DispatcherOptions: Sendable {
     public var maxQueuedTotal = 4096
     /// The most `max_tokens` a `complete` may ask for (nil: no limit beyond the model's context).
     public var maxTokensPerRequest: Int? = nil
+    /// Model requests computing at once; the engine batches them into shared forward passes.
+    public var maxConcurrentModelRequests = 8
 
     /// Defaults.
     public init() {}
 }
 
-/// Turns request lines into engine work and replies. Model work runs one request at a time on a serial
-/// lane (tokenizer-only work on a second lane); `info`, `shutdown` and `$/cancelRequest` are answered on the
-/// receiving thread without waiting behind either.
+/// Turns request lines into engine work and replies. Model work runs on its lane, up to
+/// `maxConcurrentModelRequests` at once so that the engine can batch them (tokenizer-only work on a second
+/// lane); `info`, `shutdown` and `$/cancelRequest` are answered on the receiving thread without waiting.
 public final class Dispatcher: @unchecked Sendable {
     let engine: DispatchEngine
     let options: DispatcherOptions
     let log: @Sendable (String) -> Void
     let methods: [String: MethodSpec]
-    let modelLane = WorkLane(name: "model")
+    let modelLane: WorkLane
     let textLane = WorkLane(name: "text")
 
     /// Guards every mutable field of the dispatcher, its sessions and its jobs; signalled when work ends.
@@ -44,6 +46,7 @@ public final class Dispatcher: @unchecked Sendable {
     var shuttingDown = false
     var sessionCounter = 0
     var shutdownHook: (@Sendable () -> Void)? = nil
+    var shutdownHookCalled = false
 
     /// A dispatcher over a loaded engine.
     public convenience init(engine: Engine, options: DispatcherOptions = DispatcherOptions(),
@@ -58,6 +61,7 @@ public final class Dispatcher: @unchecked Sendable {
         self.options = options
         self.log = log
         self.methods = MethodTable.index(methods)
+        self.modelLane = WorkLane(name: "model", concurrency: options.maxConcurrentModelRequests)
     }
 
     /// A session for one connection; its replies go to `sink`.
@@ -69,7 +73,8 @@ public final class Dispatcher: @unchecked Sendable {
         return DispatcherSession(dispatcher: self, sink: sink, number: number)
     }
 
-    /// Called once, after `shutdown`'s reply (null) has been sent. Set by the transport.
+    /// Called once, on a thread of its own, after `shutdown`'s reply (null) has been sent. Set by the transport;
+    /// it may block (e.g. in `waitUntilIdle`).
     public var onShutdownRequested: (@Sendable () -> Void)? {
         get { state.lock(); defer { state.unlock() }; return shutdownHook }
         set { state.lock(); shutdownHook = newValue; state.unlock() }
@@ -90,7 +95,7 @@ public final class Dispatcher: @unchecked Sendable {
         for lane in [modelLane, textLane] {
             for job in lane.pending { detachQueued(job); removed.append(job) }
             lane.pending.removeAll()
-            if let running = lane.running, running.phase == .running {
+            for running in lane.running where running.phase == .running {
                 markCancelled(running, reason: reason)
                 runningCount += 1
             }
@@ -175,10 +180,10 @@ public final class Dispatcher: @unchecked Sendable {
     /// Runs the lane's oldest job, if any is still waiting.
     private func runNext(on lane: WorkLane) {
         state.lock()
-        guard !lane.pending.isEmpty else { state.unlock(); return }
+        guard !lane.pending.isEmpty, lane.running.count < lane.concurrency else { state.unlock(); return }
         let job = lane.pending.removeFirst()
         job.phase = .running
-        lane.running = job
+        lane.running.append(job)
         job.session.queuedCount -= 1
         queuedTotal -= 1
         state.unlock()
@@ -219,21 +224,31 @@ public final class Dispatcher: @unchecked Sendable {
         session.deliver(line, route: job.route)
 
         state.lock()
-        lane.running = nil
+        lane.running.removeAll { $0 === job }
         activeJobs -= 1
+        let more = !lane.pending.isEmpty
         state.broadcast()
         state.unlock()
+        // A job that found every slot taken when it was scheduled starts now that one is free.
+        if more, lane.concurrency > 1 { runNext(on: lane) }
     }
 
-    /// Marks the dispatcher as shutting down and calls the transport's hook (once).
-    func requestShutdown() {
+    /// Refuses new work from now on (the `shutdown` request itself is still answered).
+    func beginShutdown() {
         state.lock()
         let first = !shuttingDown
         shuttingDown = true
-        let hook = shutdownHook
         state.unlock()
-        guard first else { return }
-        log("shutdown requested")
-        hook?()
+        if first { log("shutdown requested") }
+    }
+
+    /// Calls the transport's hook, once, after `shutdown`'s reply has been sent. It runs on its own thread:
+    /// the caller may be a lane finishing a batch, and a hook that waits for idleness must not block it.
+    func callShutdownHook() {
+        state.lock()
+        let hook = shutdownHookCalled ? nil : shutdownHook
+        shutdownHookCalled = true
+        state.unlock()
+        if let hook { DispatchQueue.global().async { hook() } }
     }
 }

@@ -146,7 +146,8 @@ public final class DispatcherSession: @unchecked Sendable {
         return MethodEnvironment(
             engine: d.engine, options: d.options, requestID: id,
             cancelRequest: { [self] target in cancel(target, reason: "cancelled by $/cancelRequest") },
-            requestShutdown: { d.requestShutdown() })
+            beginShutdown: { d.beginShutdown() },
+            afterShutdownReply: { d.callShutdownHook() })
     }
 
     /// Cancels request `id` of this session: a queued one answers -32800 now, a running one stops and answers -32800.

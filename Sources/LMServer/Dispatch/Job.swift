@@ -41,18 +41,23 @@ final class Job: @unchecked Sendable {
     }
 }
 
-/// A serial lane: its jobs run one at a time, in order, on its own dispatch queue.
+/// A lane: its jobs start in order, at most `concurrency` at a time, on its own dispatch queue. The
+/// model lane lets several run at once so that the engine can batch them into shared forward passes.
 final class WorkLane: @unchecked Sendable {
     let name: String
     let queue: DispatchQueue
+    /// How many of its jobs may run at once.
+    let concurrency: Int
     /// Jobs waiting, oldest first (guarded by the dispatcher's lock).
     var pending: [Job] = []
-    /// The job computing now (guarded by the dispatcher's lock).
-    var running: Job? = nil
+    /// The jobs computing now (guarded by the dispatcher's lock).
+    var running: [Job] = []
 
-    init(name: String) {
+    init(name: String, concurrency: Int = 1) {
         self.name = name
-        self.queue = DispatchQueue(label: "lmd.dispatch.\(name)", qos: .userInitiated)
+        self.concurrency = max(1, concurrency)
+        self.queue = DispatchQueue(
+            label: "lmd.dispatch.\(name)", qos: .userInitiated, attributes: concurrency > 1 ? .concurrent : [])
     }
 }
 

@@ -25,8 +25,14 @@ enum CompleteHandler {
             let ids = p.input.tokenIDs(engine: engine, addPrefixSpace: addPrefixSpace)
             let generation = try engine.generate(ids: ids, options: generationOptions, cancel: ctx.cancel) { token in
                 guard p.stream else { return }
-                let logprobs = p.logprobs > 0 ? [entry(token, engine: engine)] : nil
-                ctx.notify(CompleteDelta(requestID: ctx.requestID, ids: [token.id], text: token.textDelta, logprobs: logprobs).notification)
+                // The engine reports text it held back (an unfinished character, a possible stop string's
+                // start) with id -1 when generation ends: a delta with text and no ids.
+                let isToken = token.id >= 0
+                let logprobs = p.logprobs > 0 ? (isToken ? [entry(token, engine: engine)] : []) : nil
+                if !isToken && token.textDelta.isEmpty { return }
+                ctx.notify(CompleteDelta(
+                    requestID: ctx.requestID, ids: isToken ? [token.id] : [], text: token.textDelta, logprobs: logprobs
+                ).notification)
             }
             let result = CompleteResult(
                 ids: generation.ids, text: generation.text, finishReason: reason(generation.finishReason),

@@ -1,8 +1,8 @@
 import LMEngine
 import LMProtocol
 
-/// Which serial lane a queued call runs on: model work (forward, topk, complete) computes one at a time;
-/// tokenizer work (tokenize, detokenize) never waits behind the model.
+/// Which lane a queued call runs on: model work (forward, topk, complete, suggest) runs a bounded number
+/// at a time, batched by the engine; tokenizer work (tokenize, detokenize) never waits behind the model.
 enum MethodLane: Sendable {
     /// Forward passes.
     case model
@@ -29,8 +29,10 @@ struct MethodEnvironment {
     let requestID: RPCID?
     /// Cancels a request of the same connection.
     let cancelRequest: (RPCID) -> Void
-    /// Starts a shutdown (after the reply is sent).
-    let requestShutdown: @Sendable () -> Void
+    /// Refuses new work from now on.
+    let beginShutdown: () -> Void
+    /// Tells the transport to finish and exit (to run after the reply is sent).
+    let afterShutdownReply: @Sendable () -> Void
 }
 
 /// What queued work may use while it runs.

@@ -10,6 +10,7 @@ enum MethodTable {
         ForwardHandler.spec,
         TopKHandler.spec,
         CompleteHandler.spec,
+        SuggestHandler.spec,
         CancelRequestHandler.spec,
         ShutdownHandler.spec,
     ]
