@@ -53,6 +53,11 @@ public enum DaemonLauncher {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        // The daemon outlives us: it must not hold our descriptors open (a parent watching for our exit
+        // through an inherited socket or pipe would otherwise wait for the daemon instead).
+        for fd in openDescriptors() where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -68,6 +73,11 @@ public enum DaemonLauncher {
             throw LMClientError.cannotStart("\(arguments[0]): \(String(cString: strerror(status)))")
         }
         return pid
+    }
+
+    private static func openDescriptors() -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return names.compactMap { Int32($0) }
     }
 
     private static func lastLine(of path: String) -> String? {

@@ -75,6 +75,8 @@ public final class LMClient: @unchecked Sendable {
         let arrived = limit.map { call.done.wait(timeout: .now() + $0) == .success } ?? { call.done.wait(); return true }()
         if !arrived {
             remove(id)
+            // Best effort: the daemon need not finish work nobody waits for.
+            try? notify("$/cancelRequest", params: ["id": .int(id)])
             throw LMClientError.timedOut(method: method, seconds: limit ?? 0)
         }
         return try call.outcome!.get()

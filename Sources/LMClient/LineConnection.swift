@@ -14,6 +14,9 @@ public final class LineConnection: @unchecked Sendable {
     private let stateLock = NSLock()
     private var pending: [UInt8] = []
     private var pendingStart = 0
+    /// Where the search for the next newline resumes (bytes before it hold none).
+    private var scanFrom = 0
+    private var chunk = [UInt8](repeating: 0, count: 64 << 10)
     private var isClosed = false
 
     /// Connects to `socketPath`; throws `LMClientError.notRunning` when nobody listens there.
@@ -53,15 +56,18 @@ public final class LineConnection: @unchecked Sendable {
     public func readLine(timeout: TimeInterval? = nil) throws -> [UInt8]? {
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         while true {
-            if let newline = pending[pendingStart...].firstIndex(of: 0x0A) {
+            if let newline = pending[max(scanFrom, pendingStart)...].firstIndex(of: 0x0A) {
                 let line = Array(pending[pendingStart..<newline])
                 pendingStart = newline + 1
+                scanFrom = pendingStart
                 if pendingStart > 1 << 16 && pendingStart * 2 > pending.count {
                     pending.removeFirst(pendingStart)
                     pendingStart = 0
+                    scanFrom = 0
                 }
                 return line
             }
+            scanFrom = pending.count
             if let deadline {
                 let remaining = deadline.timeIntervalSinceNow
                 if remaining <= 0 { throw LMClientError.timedOut(method: "read", seconds: timeout ?? 0) }
@@ -70,7 +76,6 @@ public final class LineConnection: @unchecked Sendable {
                 if ready < 0 && errno != EINTR { throw LMClientError.connectionLost }
                 if ready <= 0 { continue }
             }
-            var chunk = [UInt8](repeating: 0, count: 64 << 10)
             let n = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 {
                 if errno == EINTR { continue }

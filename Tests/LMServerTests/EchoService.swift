@@ -70,7 +70,7 @@ final class EchoSession: LineSession, @unchecked Sendable {
 }
 
 /// Log lines collected in memory.
-final class LogCollector: @unchecked Sendable {
+final class TransportLogCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     lazy var log = ServerLog(level: .debug) { [weak self] line in self?.append(line) }

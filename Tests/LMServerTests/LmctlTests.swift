@@ -100,6 +100,8 @@ final class LmctlTests: DaemonTestCase {
     func testAutostartsLmdWithTheModelAndStopsItWithShutdown() throws {
         var environment = ProcessInfo.processInfo.environment
         environment["LMD_MODEL"] = Fixtures.tinyModel.path
+        // Whatever happens below, the daemon this starts must not outlive the test.
+        defer { _ = try? lmctl(["--no-start", "shutdown"]) }
         let first = try lmctl(["tokenize", "I wish I were"], environment: environment)
         XCTAssertEqual(first.status, 0, first.stderr)
         XCTAssertTrue(first.stderr.contains("starting"), first.stderr)

@@ -18,7 +18,7 @@ final class SocketServerTests: XCTestCase {
     }
 
     private func startServer(
-        _ service: EchoService, options: TransportOptions = TransportOptions(), logs: LogCollector = LogCollector()
+        _ service: EchoService, options: TransportOptions = TransportOptions(), logs: TransportLogCollector = TransportLogCollector()
     ) throws -> SocketServer {
         let server = SocketServer(path: path, service: service, options: options, log: logs.log)
         try server.start(onEnd: { _ in })
@@ -69,7 +69,7 @@ final class SocketServerTests: XCTestCase {
         let service = EchoService()
         var options = TransportOptions()
         options.maxOutgoingBytes = 256 << 10
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = try startServer(service, options: options, logs: logs)
         defer { server.close() }
 
@@ -97,7 +97,7 @@ final class SocketServerTests: XCTestCase {
 
     func testHangingUpClosesTheSessionAndTheServerGoesOn() throws {
         let service = EchoService()
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = try startServer(service, logs: logs)
         defer { server.close() }
         do {
@@ -129,7 +129,7 @@ final class SocketServerTests: XCTestCase {
         let service = EchoService()
         var options = TransportOptions()
         options.maxLineLength = 1000
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = try startServer(service, options: options, logs: logs)
         defer { server.close() }
         let connection = try LineConnection(socketPath: path)
@@ -165,7 +165,7 @@ final class SocketServerTests: XCTestCase {
     func testASecondServerOnALiveSocketIsRefused() throws {
         let first = try startServer(EchoService())
         defer { first.close() }
-        let second = SocketServer(path: path, service: EchoService(), log: LogCollector().log)
+        let second = SocketServer(path: path, service: EchoService(), log: TransportLogCollector().log)
         XCTAssertThrowsError(try second.start(onEnd: { _ in })) { error in
             XCTAssertEqual(error as? TransportError, .alreadyRunning(path: path))
             XCTAssertTrue("\(error)".contains("already listening"))
@@ -184,7 +184,7 @@ final class SocketServerTests: XCTestCase {
         close(fd)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))
         XCTAssertFalse(SocketPath.isListening(path))
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = try startServer(EchoService(), logs: logs)
         defer { server.close() }
         XCTAssertTrue(logs.text.contains("stale"), logs.text)
@@ -192,8 +192,8 @@ final class SocketServerTests: XCTestCase {
     }
 
     func testSomethingElseAtThePathIsLeftAlone() throws {
-        FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
-        let server = SocketServer(path: path, service: EchoService(), log: LogCollector().log)
+        _ = FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
+        let server = SocketServer(path: path, service: EchoService(), log: TransportLogCollector().log)
         XCTAssertThrowsError(try server.start(onEnd: { _ in })) { error in
             XCTAssertEqual(error as? TransportError, .notASocket(path: path))
         }
@@ -202,7 +202,7 @@ final class SocketServerTests: XCTestCase {
 
     func testShutdownRequestFinishesWorkInFlightThenStops() throws {
         let service = EchoService()
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = SocketServer(path: path, service: service, log: logs.log)
         let status = LockedBox<Int32?>(nil)
         let thread = Thread {

@@ -7,7 +7,7 @@ final class StdioServerTests: XCTestCase {
     func testAnswersEverythingThenStopsAtEndOfInput() throws {
         let input = Pipe(), output = Pipe()
         let service = EchoService()
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = StdioServer(
             service: service, log: logs.log, input: input.fileHandleForReading.fileDescriptor,
             output: output.fileHandleForWriting.fileDescriptor)
@@ -30,7 +30,7 @@ final class StdioServerTests: XCTestCase {
         let service = EchoService()
         var options = TransportOptions()
         options.maxLineLength = 10
-        let logs = LogCollector()
+        let logs = TransportLogCollector()
         let server = StdioServer(
             service: service, options: options, log: logs.log, input: input.fileHandleForReading.fileDescriptor,
             output: output.fileHandleForWriting.fileDescriptor)

@@ -3,7 +3,7 @@ import LMClient
 import LMProtocol
 
 /// One transcript of `protocol/examples/*.jsonl` (format in the protocol's README / HELPERS.md).
-struct Transcript {
+struct ReplayTranscript {
     /// A line to send or a message expected back.
     enum Step {
         case send([UInt8])
@@ -23,12 +23,12 @@ struct Transcript {
         for (index, line) in lines.enumerated() {
             let where_ = "\(name):\(index + 1)"
             guard let entry = try? JSONValue.parse(Array(line.utf8)), let object = entry.objectValue else {
-                throw TranscriptError("\(where_): not a JSON object")
+                throw ReplayTranscriptError("\(where_): not a JSON object")
             }
             if let send = object["send"] {
                 steps.append(.send(send.serialized()))
             } else if let raw = object["send_raw"] {
-                guard let text = raw.stringValue else { throw TranscriptError("\(where_): send_raw must be a string") }
+                guard let text = raw.stringValue else { throw ReplayTranscriptError("\(where_): send_raw must be a string") }
                 steps.append(.send(Array(text.utf8)))
             } else if let expected = object["recv"] {
                 steps.append(.receive(expected))
@@ -36,7 +36,7 @@ struct Transcript {
                 comment = object["comment"]?.stringValue
                 daemonArguments = object["daemon_args"]?.arrayValue?.compactMap(\.stringValue) ?? []
             } else {
-                throw TranscriptError("\(where_): expected send, send_raw or recv")
+                throw ReplayTranscriptError("\(where_): expected send, send_raw or recv")
             }
         }
     }
@@ -44,7 +44,7 @@ struct Transcript {
     var expected: [JSONValue] { steps.compactMap { if case let .receive(v) = $0 { return v } else { return nil } } }
 }
 
-struct TranscriptError: Error, CustomStringConvertible {
+struct ReplayTranscriptError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
@@ -54,7 +54,7 @@ enum TranscriptReplayer {
     /// Numbers match within this, absolutely or relatively.
     static let tolerance = 1e-4
 
-    static func replay(_ transcript: Transcript, socketPath: String, timeout: TimeInterval = 30) throws -> [String] {
+    static func replay(_ transcript: ReplayTranscript, socketPath: String, timeout: TimeInterval = 30) throws -> [String] {
         let connection = try LineConnection(socketPath: socketPath)
         defer { connection.close() }
         for step in transcript.steps {

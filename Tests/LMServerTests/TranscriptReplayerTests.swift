@@ -38,7 +38,7 @@ final class TranscriptReplayerTests: XCTestCase {
         """
 
     func testAMatchingTranscriptReplaysCleanly() throws {
-        let transcript = try Transcript(name: "good", text: Self.goodTranscript)
+        let transcript = try ReplayTranscript(name: "good", text: Self.goodTranscript)
         XCTAssertEqual(transcript.daemonArguments, ["--add-prefix-space"])
         XCTAssertEqual(transcript.expected.count, 6)
         XCTAssertEqual(try TranscriptReplayer.replay(transcript, socketPath: path, timeout: 10), [])
@@ -55,7 +55,7 @@ final class TranscriptReplayerTests: XCTestCase {
         for (original, replacement, mention) in cases {
             let text = Self.goodTranscript.replacingOccurrences(of: original, with: replacement)
             XCTAssertNotEqual(text, Self.goodTranscript, "the mutation \(replacement) applies")
-            let problems = try TranscriptReplayer.replay(try Transcript(name: "bad", text: text), socketPath: path, timeout: 10)
+            let problems = try TranscriptReplayer.replay(try ReplayTranscript(name: "bad", text: text), socketPath: path, timeout: 10)
             XCTAssertTrue(problems.contains { $0.contains(mention) }, "\(mention) not reported in \(problems)")
         }
     }
@@ -63,7 +63,7 @@ final class TranscriptReplayerTests: XCTestCase {
     func testMissingRepliesAreReportedNotWaitedForForever() throws {
         let text = Self.goodTranscript + "\n{\"recv\": {\"jsonrpc\": \"2.0\", \"id\": 99, \"result\": null}}"
         let started = Date()
-        let problems = try TranscriptReplayer.replay(try Transcript(name: "short", text: text), socketPath: path, timeout: 1)
+        let problems = try TranscriptReplayer.replay(try ReplayTranscript(name: "short", text: text), socketPath: path, timeout: 1)
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         XCTAssertTrue(problems.contains { $0.contains("id 99") }, "\(problems)")
     }
@@ -77,8 +77,10 @@ final class TranscriptReplayerTests: XCTestCase {
 
 /// A JSON-RPC fake: `slow` echoes params after 100 ms, `count` sends n `count/tick` notifications then
 /// `{n, half: 0.5}`, `floats` returns `logits_base64` of [1, 2, 3.0001]; invalid JSON gets -32700.
+/// `never` gets no answer; `$/cancelRequest` notifications are counted in `cancels`.
 final class FakeRPCService: LineService, @unchecked Sendable {
-    func openLineSession(sink: ReplySink) -> LineSession { FakeRPCSession(sink: sink) }
+    let cancels = LockedBox<[JSONValue]>([])
+    func openLineSession(sink: ReplySink) -> LineSession { FakeRPCSession(sink: sink, service: self) }
     func cancelAll() {}
     func waitUntilIdle() {}
     func setShutdownHandler(_ handler: @escaping @Sendable () -> Void) {}
@@ -86,7 +88,8 @@ final class FakeRPCService: LineService, @unchecked Sendable {
 
 final class FakeRPCSession: LineSession {
     let sink: ReplySink
-    init(sink: ReplySink) { self.sink = sink }
+    weak var service: FakeRPCService?
+    init(sink: ReplySink, service: FakeRPCService) { self.sink = sink; self.service = service }
     func close() {}
 
     func receive(line: [UInt8]) {
@@ -105,6 +108,10 @@ final class FakeRPCSession: LineSession {
             let n = request["params"]?["n"]?.intValue ?? 0
             for i in 0..<n { reply(["jsonrpc": "2.0", "method": "count/tick", "params": ["id": id, "i": .int(i)]]) }
             reply(["jsonrpc": "2.0", "id": id, "result": ["n": .int(n), "half": 0.5]])
+        case "never":
+            break
+        case "$/cancelRequest":
+            service?.cancels.value.append(request["params"]?["id"] ?? .null)
         case "floats":
             reply(["jsonrpc": "2.0", "id": id, "result": ["logits_base64": .string(Float32Base64.encode([1, 2, 3.0001] as [Float]))]])
         default:

@@ -41,8 +41,8 @@ public enum ProcessRunner {
         let folder = try Fixtures.temporaryDirectory("run")
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -106,7 +106,7 @@ public final class DaemonProcess {
         self.socketPath = socketPath
         let folder = try Fixtures.temporaryDirectory("lmdlog")
         logURL = folder.appendingPathComponent("stderr.log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         process = Process()
         process.executableURL = Products.executable("lmd")
         process.arguments = arguments
