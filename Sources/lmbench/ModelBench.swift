@@ -25,7 +25,7 @@ enum BenchError: Error, CustomStringConvertible {
 enum ModelBench {
     static let usage = """
         usage: lmbench [--model-dir DIR] [--layers N] [--embd N] [--heads N] [--positions N]
-                       [--threads N] [--quick] [--json] [--no-daemon] [--no-engine]
+                       [--threads N] [--runs N] [--clients N] [--quick] [--json] [--no-daemon] [--no-engine]
                        [--dump-prompts FILE] [--write-model-only] [--tokenizer DIR]
                lmbench tokenizer [FILE]      tokenizer speed
                lmbench kernels [...]         kernel speed
@@ -35,6 +35,8 @@ enum ModelBench {
           --layers/--embd/--heads/--positions N
                               shape of a written model (default: distilgpt2's, 6/768/12/1024)
           --threads N         kernel threads, in process and in lmd (default 2)
+          --runs N            runs of each short-prompt topk case (default 30; 8 with --quick)
+          --clients N         concurrent clients (default 8)
           --quick             fewer repetitions of every case
           --json              print the figures as JSON instead of a table
           --no-daemon         skip the lmd measurements; --no-engine skips the in-process ones
@@ -50,6 +52,8 @@ enum ModelBench {
         var modelDirectory: String?
         var layers: Int?, embd: Int?, heads: Int?, positions: Int?
         var threads = 2
+        var runs: Int?
+        var clients: Int?
         var quick = false
         var json = false
         var daemon = true
@@ -78,6 +82,8 @@ enum ModelBench {
                 case "--heads": heads = try number(argument)
                 case "--positions": positions = try number(argument)
                 case "--threads": threads = try number(argument)
+                case "--runs": runs = try number(argument)
+                case "--clients": clients = try number(argument)
                 case "--quick": quick = true
                 case "--json": json = true
                 case "--no-daemon": daemon = false
@@ -111,7 +117,9 @@ enum ModelBench {
         }
 
         let tokenizer = try GPT2Tokenizer.load(directory: folder)
-        let plan = options.quick ? RunPlan.quick : RunPlan()
+        var plan = options.quick ? RunPlan.quick : RunPlan()
+        if let runs = options.runs { plan.latencyRuns = runs }
+        if let clients = options.clients { plan.clients = clients }
         let prompts = PromptSet(plan: plan, maxLength: config.nPositions - 1) { tokenizer.encode($0) }
         if let path = options.dumpPrompts {
             let data = try JSONSerialization.data(withJSONObject: prompts.jsonObject(), options: [.sortedKeys])

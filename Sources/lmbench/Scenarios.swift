@@ -76,8 +76,10 @@ struct Scenarios {
     static let long = CaseName(key: "topk_fresh_450", title: "topk, fresh 450-token prompt (median / p90)")
     static let typingStart = CaseName(key: "typing_context", title: "typing: 450-token context, first topk")
     static let typing = CaseName(key: "typing_keystroke", title: "typing: +1 word, topk (median / p90)")
-    static let concurrentTopK = CaseName(key: "concurrent_topk", title: "8 clients, topk on fresh prompts")
-    static let concurrentComplete = CaseName(key: "concurrent_complete_32", title: "8 clients, 32-token completions")
+    var concurrentTopK: CaseName { CaseName(key: "concurrent_topk", title: "\(plan.clients) clients, topk on fresh prompts") }
+    var concurrentComplete: CaseName {
+        CaseName(key: "concurrent_complete_32", title: "\(plan.clients) clients, 32-token completions")
+    }
     static let concurrentTokens = CaseName(key: "concurrent_complete_32_tokens", title: "  generated tokens of that")
 
     /// Runs every case against `target`.
@@ -152,9 +154,9 @@ struct Scenarios {
 
         progress("\(plan.clients) concurrent clients: topk, then 32-token completions")
         let topkRun = try concurrently(target) { client, ids in _ = try client.topK(ids: ids, k: self.k); return 1 }
-        results.record(Self.concurrentTopK, .rate(topkRun.requests / topkRun.seconds, unit: "req/s"))
+        results.record(concurrentTopK, .rate(topkRun.requests / topkRun.seconds, unit: "req/s"))
         let completeRun = try concurrently(target) { client, ids in try client.complete(ids: ids, maxTokens: 32).tokens }
-        results.record(Self.concurrentComplete, .rate(completeRun.requests / completeRun.seconds, unit: "req/s"))
+        results.record(concurrentComplete, .rate(completeRun.requests / completeRun.seconds, unit: "req/s"))
         results.record(Self.concurrentTokens, .rate(completeRun.units / completeRun.seconds, unit: "tok/s"))
     }
 
