@@ -65,7 +65,7 @@ struct PromptSet: Sendable {
         func freshProse(tokens: Int) -> [Int] {
             guard tokens <= maxLength else { return [] }
             while true {
-                let ids = Array(encode(source.prose(bytes: tokens * 6)).prefix(tokens))
+                let ids = Array(encode(source.prose(bytes: tokens * 8)).prefix(tokens))
                 if ids.count == tokens, seen.insert(Array(ids.prefix(8))).inserted { return ids }
             }
         }
