@@ -17,7 +17,10 @@ public final class LineConnection: @unchecked Sendable {
     /// Where the search for the next newline resumes (bytes before it hold none).
     private var scanFrom = 0
     private var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    /// Set (under `stateLock`) once closing began: nothing more is shut down.
     private var isClosed = false
+    /// Set (under `writeLock`) once the descriptor is released: nothing more is written.
+    private var descriptorClosed = false
 
     /// Connects to `socketPath`; throws `LMClientError.notRunning` when nobody listens there.
     public init(socketPath: String) throws {
@@ -42,6 +45,7 @@ public final class LineConnection: @unchecked Sendable {
     /// Writes `bytes` exactly (no newline added).
     public func send(raw bytes: [UInt8]) throws {
         writeLock.lock(); defer { writeLock.unlock() }
+        if descriptorClosed { throw LMClientError.connectionLost }
         try bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -76,6 +80,7 @@ public final class LineConnection: @unchecked Sendable {
                 if ready < 0 && errno != EINTR { throw LMClientError.connectionLost }
                 if ready <= 0 { continue }
             }
+            if isClosedNow { return nil }
             let n = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -98,22 +103,19 @@ public final class LineConnection: @unchecked Sendable {
     /// Shuts the socket both ways without releasing it: a `readLine` blocked in another thread returns nil,
     /// and that thread then calls `close()`.
     public func interrupt() {
-        stateLock.lock()
-        let open = !isClosed
-        stateLock.unlock()
-        if open { shutdown(fd, Int32(SHUT_RDWR)) }
+        stateLock.lock(); defer { stateLock.unlock() }
+        if !isClosed { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     /// Closes the socket (call from the reading thread, or when no thread reads).
     public func close() {
-        stateLock.lock()
-        let first = !isClosed
+        stateLock.lock(); defer { stateLock.unlock() }
+        guard !isClosed else { return }
         isClosed = true
-        stateLock.unlock()
-        guard first else { return }
+        // Shut first so that a writer blocked in send returns; release the number only when no writer holds it.
         shutdown(fd, Int32(SHUT_RDWR))
-        // The descriptor is released last so that a concurrent reader never reads a reused number.
         writeLock.lock()
+        descriptorClosed = true
         Glibc.close(fd)
         writeLock.unlock()
     }

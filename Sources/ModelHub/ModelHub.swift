@@ -97,7 +97,9 @@ public enum ModelHub {
         var isDirectory: ObjCBool = false
         if !path.isEmpty, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             if isDirectory.boolValue { return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL }
-            if !spec.contains("@") { throw ModelHubError.invalidSpec(spec, reason: "it is a file, not a folder") }
+            // A single-file checkpoint (llama.cpp's GGUF) is a model as it is.
+            if path.lowercased().hasSuffix(".gguf") { return URL(fileURLWithPath: path).standardizedFileURL }
+            if !spec.contains("@") { throw ModelHubError.invalidSpec(spec, reason: "it is a file, not a folder (or a .gguf file)") }
         }
         let looksLikePath = path.hasPrefix("/") || path.hasPrefix("./") || path.hasPrefix("../") || path == "." || path == ".."
             || spec.hasPrefix("~") || path.hasSuffix("/") || path.split(separator: "/", omittingEmptySubsequences: false).count > 2

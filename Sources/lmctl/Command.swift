@@ -9,6 +9,7 @@ enum Command {
     case forward(String, last: Bool)
     case topk(String, k: Int)
     case complete(String, params: JSONObject, stream: Bool)
+    case suggest(params: JSONObject)
     case info
     case shutdown
     case call(String, JSONValue?)
@@ -56,6 +57,19 @@ enum Command {
             params["text"] = .string(try words.positional("TEXT"))
             if stream { params["stream"] = true }
             command = .complete(params["text"]?.stringValue ?? "", params: params, stream: stream)
+        case "suggest":
+            var params = JSONObject()
+            if let n = try words.option("--max-tokens", as: "a whole number", Int.init) { params["max_tokens"] = .int(n) }
+            if let stop = try words.option("--stop-at", as: "word, line or none", { ["word", "line", "none"].contains($0) ? $0 : nil }) {
+                params["stop_at"] = .string(stop)
+            }
+            if words.flag("--no-heal") { params["heal"] = false }
+            params["text"] = .string(try words.positional("TEXT"))
+            if let given = words.optionalPositional() {
+                guard let value = Int(given), value >= 1 else { throw Failure.usage("N must be a whole number of at least 1, not \(given)") }
+                params["n"] = .int(value)
+            }
+            command = .suggest(params: params)
         case "info":
             command = .info
         case "shutdown":
@@ -74,10 +88,16 @@ enum Command {
         return command
     }
 
-    func run(client: LMClient, json: Bool) throws {
+    func run(client: LMClient, json: Bool, addPrefixSpace: Bool) throws {
+        /// Params with the tokenizer setting asked for on lmctl's command line (else the daemon's own).
+        func with(_ params: JSONObject) -> JSONValue {
+            var p = params
+            if addPrefixSpace { p["add_prefix_space"] = true }
+            return .object(p)
+        }
         switch self {
         case let .tokenize(text):
-            let result = try client.call("tokenize", params: ["text": .string(text)])
+            let result = try client.call("tokenize", params: with(["text": .string(text)]))
             if json { return printJSON(result) }
             Output.tokens(result)
         case let .detokenize(ids):
@@ -86,11 +106,11 @@ enum Command {
             print(result["text"]?.stringValue ?? result.description)
         case let .forward(text, last):
             let result = try client.call(
-                "forward", params: ["text": .string(text), "positions": last ? "last" : "all", "encoding": "base64"])
+                "forward", params: with(["text": .string(text), "positions": last ? "last" : "all", "encoding": "base64"]))
             if json { return printJSON(result) }
             try Output.logits(result, client: client)
         case let .topk(text, k):
-            let result = try client.call("topk", params: ["text": .string(text), "k": .int(k)])
+            let result = try client.call("topk", params: with(["text": .string(text), "k": .int(k)]))
             if json { return printJSON(result) }
             Output.topK(result)
         case let .complete(_, params, stream):
@@ -98,18 +118,22 @@ enum Command {
             let result: JSONValue
             if stream && !json {
                 let printed = Flag()
-                result = try client.call("complete", params: .object(params), onNotification: { notification in
+                result = try client.call("complete", params: with(params), onNotification: { notification in
                     guard let delta = Output.deltaText(notification) else { return }
                     FileHandle.standardOutput.write(Data(delta.utf8))
                     printed.set()
                 })
                 printedAny = printed.isSet
             } else {
-                result = try client.call("complete", params: .object(params))
+                result = try client.call("complete", params: with(params))
             }
             if json { return printJSON(result) }
             if !printedAny { FileHandle.standardOutput.write(Data((result["text"]?.stringValue ?? "").utf8)) }
             print()
+        case let .suggest(params):
+            let result = try client.call("suggest", params: with(params))
+            if json { return printJSON(result) }
+            Output.suggestions(result)
         case .info:
             let result = try client.call("info")
             if json { return printJSON(result) }

@@ -62,6 +62,17 @@ enum Output {
         return CompleteDelta(json: notification.params)?.text
     }
 
+    /// `suggest`: one line per suggestion: rank, label, what to insert (quoted), probability.
+    static func suggestions(_ json: JSONValue) {
+        guard let result = SuggestResult(json: json) else { return print(json.description) }
+        if !result.healed.isEmpty { print("healed: \(quoted(result.healed))") }
+        let width = min(24, result.suggestions.map { quoted($0.label).count }.max() ?? 0)
+        let insertWidth = min(24, result.suggestions.map { quoted($0.insert).count }.max() ?? 0)
+        for (rank, s) in result.suggestions.enumerated() {
+            print("\(String(rank + 1).leftPadded(3))  \(quoted(s.label).rightPadded(width))  insert \(quoted(s.insert).rightPadded(insertWidth))  \(probability(exp(Double(s.logprob))))")
+        }
+    }
+
     /// `info`: one `key: value` line per member.
     static func fields(_ result: JSONValue) {
         guard let object = result.objectValue else { return print(result.description) }

@@ -4,7 +4,7 @@ import LMProtocol
 
 /// lmctl: a thin command-line client of lmd. Exit status: 0 ok, 1 error (one sentence), 2 usage.
 let usage = """
-    usage: lmctl [--socket PATH] [--model DIR] [--json] [--no-start] COMMAND [ARGS]
+    usage: lmctl [--socket PATH] [--model MODEL] [--add-prefix-space] [--json] [--no-start] COMMAND [ARGS]
 
     commands:
       tokenize TEXT                 tokens of TEXT: id, token, byte range
@@ -14,13 +14,20 @@ let usage = """
       complete TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
                     [--stop S]... [--stream]
                                     continue TEXT (--stream prints tokens as they come)
+      suggest TEXT [N] [--max-tokens N] [--stop-at word|line|none] [--no-heal]
+                                    N (default 5) completions at the end of TEXT, as an editor offers them
       info                          what model lmd serves
       shutdown                      stop lmd
       call METHOD [JSON]            any method with JSON params; prints the result as JSON
+      pull ID                       download a Hugging Face model into the local cache (no daemon needed)
+      models                        list the models in the local Hugging Face cache
 
     options:
       --socket PATH   lmd's socket (default: $XDG_RUNTIME_DIR/lmd.sock, else /tmp/lmd-$UID/lmd.sock)
-      --model DIR     model for an lmd started on demand (default: $LMD_MODEL)
+      --model MODEL   model for an lmd started on demand: folder, .gguf file or hub id
+                      (default: $LMD_MODEL, else distilgpt2)
+      --add-prefix-space
+                      tokenize text as if it followed a space (as the notebook's tokenizer did)
       --json          print the raw result JSON
       --no-start      do not start lmd when it is not running
       --help          show this text
@@ -40,6 +47,7 @@ struct GlobalOptions {
     var model: String?
     var json = false
     var noStart = false
+    var addPrefixSpace = false
 }
 
 func parseGlobal(_ arguments: [String]) throws -> (GlobalOptions, [String]) {
@@ -62,6 +70,7 @@ func parseGlobal(_ arguments: [String]) throws -> (GlobalOptions, [String]) {
             case "--model": options.model = try value(argument)
             case "--json": options.json = true
             case "--no-start": options.noStart = true
+            case "--add-prefix-space": options.addPrefixSpace = true
             case "--help", "-h": throw Failure(message: "", status: 0)
             case "--": optionsEnded = true; rest.append(argument)
             default: rest.append(argument)
@@ -77,11 +86,14 @@ func run() throws {
     guard let name = rest.first, !name.hasPrefix("-") || name == "--" else {
         throw Failure.usage(rest.first.map { "unknown option \($0)" } ?? "a command is needed")
     }
+    if let local = try LocalCommand.parse(name: name, arguments: Array(rest.dropFirst())) {
+        return try local.run(json: options.json)
+    }
     let command = try Command.parse(name: name, arguments: Array(rest.dropFirst()))
     let socketPath = SocketPath.resolve(options.socketPath)
     let client = try connect(socketPath: socketPath, options: options, mayStart: command.startsDaemon)
     defer { client.close() }
-    try command.run(client: client, json: options.json)
+    try command.run(client: client, json: options.json, addPrefixSpace: options.addPrefixSpace)
 }
 
 /// Connects, starting lmd first when nobody listens (unless --no-start, or the command would be pointless).
@@ -89,11 +101,8 @@ func connect(socketPath: String, options: GlobalOptions, mayStart: Bool) throws 
     do {
         return try LMClient(socketPath: socketPath)
     } catch LMClientError.notRunning(let path) where mayStart && !options.noStart {
-        guard let model = options.model ?? ProcessInfo.processInfo.environment["LMD_MODEL"], !model.isEmpty else {
-            throw Failure(
-                message: "lmd is not running (nothing listens on \(path)) and no model is known to start it with; "
-                    + "pass --model DIR or set LMD_MODEL", status: 1)
-        }
+        let environment = ProcessInfo.processInfo.environment["LMD_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+        let model = options.model ?? environment ?? "distilgpt2"
         guard let daemon = DaemonLauncher.findDaemon() else {
             throw Failure(message: "lmd is not running and no lmd executable was found next to lmctl or on PATH", status: 1)
         }

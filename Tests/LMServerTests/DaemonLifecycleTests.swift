@@ -115,13 +115,34 @@ final class DaemonLifecycleTests: DaemonTestCase {
         XCTAssertEqual(outcome.status, 1)
         let lines = outcome.stderr.split(separator: "\n").filter { !$0.contains(" info: ") }
         XCTAssertEqual(lines.count, 1, outcome.stderr)
-        XCTAssertTrue(lines.first?.hasPrefix("lmd: cannot load the model at \(missing)") ?? false, outcome.stderr)
+        XCTAssertTrue(lines.first?.hasPrefix("lmd: the model folder \(missing) does not exist") ?? false, outcome.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: socketPath))
+        // A folder that is there but holds no model.
+        let empty = folder.appendingPathComponent("empty-model")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let notAModel = try ProcessRunner.run(Products.executable("lmd"), ["--model", empty.path, "--socket", socketPath])
+        XCTAssertEqual(notAModel.status, 1)
+        let sentence = notAModel.stderr.split(separator: "\n").filter { !$0.contains(" info: ") }
+        XCTAssertEqual(sentence.count, 1, notAModel.stderr)
+        XCTAssertTrue(sentence.first?.hasPrefix("lmd: cannot load the model at \(empty.path)") ?? false, notAModel.stderr)
+        XCTAssertTrue(sentence.first?.contains("config.json") ?? false, notAModel.stderr)
+    }
+
+    func testWithoutAModelTheDefaultIsDistilgpt2FromTheHubCache() throws {
+        // Offline with an empty cache: one sentence saying where it looked and how to fix it.
+        var env = ProcessInfo.processInfo.environment
+        env["HF_HUB_OFFLINE"] = "1"
+        env["HF_HUB_CACHE"] = folder.appendingPathComponent("hf-cache").path
+        let outcome = try ProcessRunner.run(Products.executable("lmd"), ["--socket", socketPath], environment: env)
+        XCTAssertEqual(outcome.status, 1)
+        XCTAssertTrue(outcome.stderr.contains("`distilgpt2` is not in the Hugging Face cache"), outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("lmctl pull distilgpt2"), outcome.stderr)
+        XCTAssertEqual(outcome.stderr.split(separator: "\n").count, 1, outcome.stderr)
     }
 
     func testUsageErrorsExit2WithUsage() throws {
         let lmd = Products.executable("lmd")
-        for arguments in [[], ["--model"], ["--model", "m", "--threads", "zero"], ["--model", "m", "--bogus"], ["--model", "m", "--log-level", "loud"]] {
+        for arguments in [["--model"], ["--model", "m", "--threads", "zero"], ["--max-batch", "0"], ["--model", "m", "--bogus"], ["--model", "m", "--log-level", "loud"]] {
             let outcome = try ProcessRunner.run(lmd, arguments)
             XCTAssertEqual(outcome.status, 2, "\(arguments): \(outcome.stderr)")
             XCTAssertTrue(outcome.stderr.contains("usage: lmd"), "\(arguments): \(outcome.stderr)")

@@ -114,7 +114,7 @@ final class DaemonMethodTests: DaemonTestCase {
         let collected = LockedBox<[String]>([])
         let final = try client.call(
             "complete", params: ["text": "I wish I were", "max_tokens": 6, "stream": true],
-            onNotification: { note in collected.value.append(note.params["text"]?.stringValue ?? "") })
+            onNotification: { note in collected.withValue { $0.append(note.params["text"]?.stringValue ?? "") } })
         XCTAssertFalse(collected.value.isEmpty)
         XCTAssertEqual(collected.value.joined(), final["text"]?.stringValue)
         _ = daemon
@@ -173,10 +173,10 @@ final class DaemonMethodTests: DaemonTestCase {
                 let top = try client.call("topk", params: ["text": text, "k": 5])["ids"]?.intArray ?? []
                 let completion = try client.call("complete", params: ["text": text, "max_tokens": 6])["ids"]?.intArray ?? []
                 if ids != expected[i].ids || top != expected[i].top || completion != expected[i].completion {
-                    problems.value.append("client \(i): \(ids) \(top) \(completion) vs \(expected[i])")
+                    problems.withValue { $0.append("client \(i): \(ids) \(top) \(completion) vs \(expected[i])") }
                 }
             } catch {
-                problems.value.append("client \(i): \(error)")
+                problems.withValue { $0.append("client \(i): \(error)") }
             }
         }
         print("32 concurrent clients × 3 requests: \(String(format: "%.2f", Date().timeIntervalSince(started))) s")

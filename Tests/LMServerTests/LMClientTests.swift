@@ -28,7 +28,7 @@ final class LMClientTests: XCTestCase {
         let results = LockedBox<[Int: JSONValue]>([:])
         DispatchQueue.concurrentPerform(iterations: 16) { i in
             // `slow` answers 100 ms later, so the answers of the 16 calls cross on the connection.
-            if let value = try? client.call("slow", params: ["n": .int(i)]) { results.value[i] = value }
+            if let value = try? client.call("slow", params: ["n": .int(i)]) { results.withValue { $0[i] = value } }
         }
         XCTAssertEqual(results.value.count, 16)
         for (i, value) in results.value { XCTAssertEqual(value, ["n": .int(i)]) }
@@ -39,7 +39,7 @@ final class LMClientTests: XCTestCase {
         defer { client.close() }
         let seen = LockedBox<[Int]>([])
         let result = try client.call("count", params: ["n": 3], onNotification: { note in
-            seen.value.append(note.params["i"]?.intValue ?? -1)
+            seen.withValue { $0.append(note.params["i"]?.intValue ?? -1) }
         })
         XCTAssertEqual(result["n"], 3)
         XCTAssertEqual(seen.value, [0, 1, 2])

@@ -89,9 +89,15 @@ final class LmctlTests: DaemonTestCase {
         let noStart = try lmctl(["--no-start", "info"])
         XCTAssertEqual(noStart.status, 1)
         XCTAssertTrue(noStart.stderr.contains("lmd is not running"), noStart.stderr)
-        let noModel = try lmctl(["info"])
+        // No model given: lmctl starts lmd with the default, distilgpt2, which offline and uncached
+        // cannot load; lmctl passes lmd's sentence on.
+        var offline = ProcessInfo.processInfo.environment
+        offline["HF_HUB_OFFLINE"] = "1"
+        offline["HF_HUB_CACHE"] = folder.appendingPathComponent("hf-cache").path
+        let noModel = try lmctl(["info"], environment: offline)
         XCTAssertEqual(noModel.status, 1)
-        XCTAssertTrue(noModel.stderr.contains("no model is known"), noModel.stderr)
+        XCTAssertTrue(noModel.stderr.contains("with model distilgpt2"), noModel.stderr)
+        XCTAssertTrue(noModel.stderr.contains("lmctl pull distilgpt2"), noModel.stderr)
         let shutdown = try lmctl(["--model", Fixtures.tinyModel.path, "shutdown"])
         XCTAssertEqual(shutdown.status, 1, "shutdown does not start a daemon just to stop it")
         XCTAssertFalse(DaemonProcess.canConnect(socketPath))

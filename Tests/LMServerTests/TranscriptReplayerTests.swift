@@ -111,7 +111,7 @@ final class FakeRPCSession: LineSession {
         case "never":
             break
         case "$/cancelRequest":
-            service?.cancels.value.append(request["params"]?["id"] ?? .null)
+            service?.cancels.withValue { $0.append(request["params"]?["id"] ?? .null) }
         case "floats":
             reply(["jsonrpc": "2.0", "id": id, "result": ["logits_base64": .string(Float32Base64.encode([1, 2, 3.0001] as [Float]))]])
         default:

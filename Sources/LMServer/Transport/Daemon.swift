@@ -21,6 +21,10 @@ public struct DaemonConfiguration: Sendable {
     public var logLevel = LogLevel.info
     /// Transport limits.
     public var transport = TransportOptions()
+    /// Dispatcher limits (queues, concurrent model requests, tokens per request).
+    public var dispatcher = DispatcherOptions()
+    /// Memory for the prefix cache, in bytes (nil: the engine's default).
+    public var prefixCacheBytes: Int?
 
     /// A configuration serving `modelPath` with defaults.
     public init(modelPath: String) { self.modelPath = modelPath }
@@ -47,6 +51,7 @@ public enum Daemon {
         log.info("starting: loading model \(configuration.modelPath)")
         var engineOptions = EngineOptions()
         if let threads = configuration.threads { engineOptions.threads = threads }
+        if let bytes = configuration.prefixCacheBytes { engineOptions.prefixCacheBytes = bytes }
         let started = Date()
         let engine: Engine
         do {
@@ -59,7 +64,7 @@ public enum Daemon {
             "loaded \(info.model) (\(info.nLayer) layers, \(info.nEmbd) wide, vocabulary \(info.vocabSize), "
                 + "context \(info.nPositions), \(info.dtype)) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
 
-        var dispatcherOptions = DispatcherOptions()
+        var dispatcherOptions = configuration.dispatcher
         dispatcherOptions.addPrefixSpace = configuration.addPrefixSpace
         let dispatcher = Dispatcher(engine: engine, options: dispatcherOptions, log: { log.debug($0) })
         let server: TransportServer =

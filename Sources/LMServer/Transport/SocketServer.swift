@@ -20,10 +20,9 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
     private var nextID = 1
     private var readBuffer = [UInt8](repeating: 0, count: 64 << 10)
     private var onEnd: (@Sendable (StopReason) -> Void)?
-    private let ioThreadDone = DispatchSemaphore(value: 0)
 
-    /// Guards the flags below and `connections` (which only the I/O thread changes).
-    private let state = NSLock()
+    /// Guards the flags below, the wake pipe's write end and `connections` (which only the I/O thread changes).
+    private let state = NSCondition()
     private var connections: [SocketConnection] = []
     private var acceptingInput = true
     private var stopping = false
@@ -87,13 +86,14 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
     /// Closes all connections, stops the I/O thread and removes the socket file (if it is still ours).
     public func close() {
         state.lock()
-        let wasRunning = running
+        let first = !stopping
         stopping = true
         state.unlock()
-        guard wasRunning else { return }
         wake()
-        ioThreadDone.wait()
-        removeOwnSocketFile()
+        state.lock()
+        while running { state.wait() }
+        state.unlock()
+        if first { removeOwnSocketFile() }
     }
 
     // MARK: - Setup
@@ -150,7 +150,10 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
     }
 
+    /// Wakes the I/O thread; a no-op once the pipe is closed (its number may belong to someone else by then).
     private func wake() {
+        state.lock(); defer { state.unlock() }
+        guard wakeWrite >= 0 else { return }
         var byte: UInt8 = 1
         _ = Glibc.write(wakeWrite, &byte, 1)
     }
@@ -206,9 +209,12 @@ public final class SocketServer: TransportServer, @unchecked Sendable {
         state.unlock()
         for connection in remaining { finish(connection, reason: "daemon stopping") }
         if listenFD >= 0 { Glibc.close(listenFD); listenFD = -1 }
+        state.lock()
         Glibc.close(wakeRead); Glibc.close(wakeWrite)
-        state.lock(); running = false; state.unlock()
-        ioThreadDone.signal()
+        wakeRead = -1; wakeWrite = -1
+        running = false
+        state.broadcast()
+        state.unlock()
     }
 
     private func drainWakePipe() {
