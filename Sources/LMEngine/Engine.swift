@@ -196,12 +196,23 @@ public final class Engine: @unchecked Sendable {
 
     /// The last position's logits after `context`, reusing the longest cached prefix.
     func lastLogits(_ context: [Int], cancel: CancellationFlag?) throws -> [Float] {
+        if cancel?.isCancelled == true { throw EngineError.cancelled }
+        // The same context again: its logits are kept with its cache.
+        if let (cache, logits) = prefixCache.checkoutExact(context) {
+            prefixCache.checkin(cache, lastLogits: logits)
+            return logits
+        }
         let cache = prefixCache.checkout(for: context)
-        defer { prefixCache.checkin(cache) }
         var values: [Float] = []
-        try scheduler.run([SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) {
-            values = $0; return nil
-        }])
+        do {
+            try scheduler.run([SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) {
+                values = $0; return nil
+            }])
+        } catch {
+            prefixCache.checkin(cache)
+            throw error
+        }
+        prefixCache.checkin(cache, lastLogits: values)
         return values
     }
 
