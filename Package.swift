@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "LMClient", dependencies: ["LMProtocol"]),
         .executableTarget(name: "lmd", dependencies: ["LMServer", "ModelHub"]),
         .executableTarget(name: "lmctl", dependencies: ["LMClient", "LMProtocol", "ModelHub"]),
-        .executableTarget(name: "lmbench", dependencies: ["LMEngine", "LMClient", "LMTokenizer", "SafeTensors", "GPT2", "LMKernels"]),
+        .executableTarget(name: "lmbench", dependencies: ["LMEngine", "LMClient", "LMProtocol", "LMTokenizer", "SafeTensors", "GPT2", "LMKernels"]),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LMTokenizerTests", dependencies: ["LMTokenizer", "TestSupport"]),
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ModelHubTests", dependencies: ["ModelHub", "TestSupport"]),
         .testTarget(
             name: "LMServerTests",
-            dependencies: ["LMServer", "LMClient", "LMProtocol", "TestSupport", "lmd", "lmctl"]
+            dependencies: ["LMServer", "LMClient", "LMProtocol", "ModelHub", "TestSupport", "lmd", "lmctl"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -30,7 +30,8 @@ public final class Engine: @unchecked Sendable {
 
     /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a GGUF
     /// file (llama.cpp's format: weights and tokenizer in one file).
-    public static func load(modelDirectory: URL, options: EngineOptions = EngineOptions()) throws -> Engine {
+    /// `name` is what `info` reports (default: the folder's or file's name).
+    public static func load(modelDirectory: URL, name: String? = nil, options: EngineOptions = EngineOptions()) throws -> Engine {
         if modelDirectory.pathExtension.lowercased() == "gguf" {
             let checkpoint = try GGUFCheckpoint.load(modelDirectory)
             let t = checkpoint.tokenizer
@@ -40,13 +41,13 @@ public final class Engine: @unchecked Sendable {
                 tokensField: GGUFTokenizerTables.tokensField, mergesField: GGUFTokenizerTables.mergesField)
             return try Engine(
                 weights: checkpoint.weights, tokenizer: tokenizer,
-                name: modelDirectory.deletingPathExtension().lastPathComponent, options: options)
+                name: name ?? modelDirectory.deletingPathExtension().lastPathComponent, options: options)
         }
         let config = try GPT2Config.load(from: modelDirectory.appendingPathComponent("config.json"))
         let weights = try GPT2Weights.load(directory: modelDirectory, config: config)
         let tokenizer = try GPT2Tokenizer.load(directory: modelDirectory)
         return try Engine(
-            weights: weights, tokenizer: tokenizer, name: modelDirectory.standardizedFileURL.lastPathComponent,
+            weights: weights, tokenizer: tokenizer, name: name ?? modelDirectory.standardizedFileURL.lastPathComponent,
             options: options)
     }
 
@@ -195,12 +196,23 @@ public final class Engine: @unchecked Sendable {
 
     /// The last position's logits after `context`, reusing the longest cached prefix.
     func lastLogits(_ context: [Int], cancel: CancellationFlag?) throws -> [Float] {
+        if cancel?.isCancelled == true { throw EngineError.cancelled }
+        // The same context again: its logits are kept with its cache.
+        if let (cache, logits) = prefixCache.checkoutExact(context) {
+            prefixCache.checkin(cache, lastLogits: logits)
+            return logits
+        }
         let cache = prefixCache.checkout(for: context)
-        defer { prefixCache.checkin(cache) }
         var values: [Float] = []
-        try scheduler.run([SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) {
-            values = $0; return nil
-        }])
+        do {
+            try scheduler.run([SequenceJob(cache: cache, feed: Array(context[cache.count...]), rows: .last, cancel: cancel) {
+                values = $0; return nil
+            }])
+        } catch {
+            prefixCache.checkin(cache)
+            throw error
+        }
+        prefixCache.checkin(cache, lastLogits: values)
         return values
     }
 

@@ -9,7 +9,14 @@ import GPT2
 /// the same cache.
 final class PrefixCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [KVCache] = []  // least recently used first
+    private var entries: [Entry] = []  // least recently used first
+
+    /// A cache and, when known, the logits of its last position (so the same context again costs nothing).
+    private struct Entry {
+        var cache: KVCache
+        var lastLogits: [Float]?
+        var byteCount: Int { cache.byteCount + (lastLogits?.count ?? 0) * MemoryLayout<Float>.size }
+    }
     private let maxBytes: Int
     private let makeCache: () -> KVCache
 
@@ -23,18 +30,28 @@ final class PrefixCache: @unchecked Sendable {
         self.makeCache = makeCache
     }
 
+    /// The cache of exactly `tokens` with the logits of its last position, if both are held.
+    func checkoutExact(_ tokens: [Int]) -> (KVCache, [Float])? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let i = entries.lastIndex(where: { $0.lastLogits != nil && $0.cache.tokens == tokens }) else { return nil }
+        let entry = entries.remove(at: i)
+        reusedTokens += tokens.count
+        return (entry.cache, entry.lastLogits!)
+    }
+
     /// A cache holding the longest cached prefix of `tokens` — at most `tokens.count - 1` positions, so
     /// that at least the last token is run again and yields logits — or an empty one.
     func checkout(for tokens: [Int]) -> KVCache {
         lock.lock()
         var best: (index: Int, length: Int)?
         for (i, entry) in entries.enumerated() {
-            let n = min(commonPrefix(entry.tokens, tokens), tokens.count - 1)
+            let n = min(commonPrefix(entry.cache.tokens, tokens), tokens.count - 1)
             if n > 0, n > (best?.length ?? 0) { best = (i, n) }
         }
         let cache: KVCache?
         if let best {
-            cache = entries.remove(at: best.index)
+            cache = entries.remove(at: best.index).cache
             cache?.truncate(to: best.length)
         } else {
             cache = nil
@@ -47,11 +64,13 @@ final class PrefixCache: @unchecked Sendable {
     }
 
     /// Returns a cache to the pool as the most recently used, dropping the oldest past the byte bound.
-    func checkin(_ cache: KVCache) {
+    /// `lastLogits`, when given, are the logits after all of the cache's tokens.
+    func checkin(_ cache: KVCache, lastLogits: [Float]? = nil) {
         lock.lock()
         defer { lock.unlock() }
-        guard cache.byteCount <= maxBytes, cache.count > 0 else { return }
-        entries.append(cache)
+        let entry = Entry(cache: cache, lastLogits: lastLogits)
+        guard entry.byteCount <= maxBytes, cache.count > 0 else { return }
+        entries.append(entry)
         var total = entries.reduce(0) { $0 + $1.byteCount }
         while total > maxBytes, !entries.isEmpty {
             total -= entries.removeFirst().byteCount

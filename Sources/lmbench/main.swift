@@ -1,15 +1,17 @@
 import Foundation
 
-// Temporary dispatch until the full lmbench lands: `lmbench tokenizer [FILE]`, `lmbench kernels`.
+// lmbench's subcommands; each lives in its own file.
 let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.first == "tokenizer" {
-    do {
+do {
+    switch arguments.first {
+    case "tokenizer":
         try TokenizerBench.run(arguments: Array(arguments.dropFirst()))
-    } catch {
-        FileHandle.standardError.write(Data("lmbench: \(error)\n".utf8))
-        exit(1)
+    case "kernels":
+        try KernelBench.run(arguments: Array(arguments.dropFirst()))
+    default:
+        try ModelBench.run(arguments: arguments)
     }
-} else {
-    try KernelBench.runIfRequested(CommandLine.arguments)
-    print("not yet")
+} catch {
+    FileHandle.standardError.write(Data("lmbench: \(error)\n".utf8))
+    exit(1)
 }

@@ -98,15 +98,19 @@ while index < arguments.count {
 
 // A folder or a .gguf file is used as it is; anything else is a hub id (cache first, then download).
 let modelPath: String
+var modelName: String?
 do {
     let progress = HubProgressPrinter()
-    modelPath = try ModelHub.resolve(modelSpec, progress: progress.handler).directory.path
+    let resolved = try ModelHub.resolve(modelSpec, progress: progress.handler)
+    modelPath = resolved.directory.path
+    modelName = resolved.id.map { "\($0)" }
 } catch {
     FileHandle.standardError.write(Data("lmd: \(error)\n".utf8))
     exit(1)
 }
 
 var configuration = DaemonConfiguration(modelPath: modelPath)
+configuration.modelName = modelName
 configuration.socketPath = configurationSocket
 configuration.stdio = stdio
 configuration.threads = threads

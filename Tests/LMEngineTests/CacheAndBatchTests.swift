@@ -37,10 +37,28 @@ final class CacheAndBatchTests: XCTestCase {
     }
 
     func testPrefixCacheStaysWithinItsBound() throws {
-        // The tiny model's cache is 2 layers × 128 × 32 × 2 × 4 bytes = 64 KiB: room for two.
-        let engine = try makeEngine(prefixCacheBytes: 2 * 65536)
+        // The tiny model's cache is 2 layers × 128 × 32 × 2 × 4 bytes = 64 KiB, plus its last logits
+        // (50,257 floats): room for two.
+        let engine = try makeEngine(prefixCacheBytes: 2 * (65536 + 50257 * 4))
         for i in 0..<5 { _ = try engine.topK(ids: [100 + i, 200, 300], k: 1) }
         XCTAssertEqual(engine.prefixCache.count, 2)
+    }
+
+    func testTheSameContextAgainIsAnsweredFromTheCache() throws {
+        let engine = try makeEngine(prefixCacheBytes: 64 << 20)
+        let ids = [40, 4601, 314, 547]
+        let first = try engine.topK(ids: ids, k: 10)
+        let steps = engine.scheduler.steps
+        let again = try engine.topK(ids: ids, k: 10)
+        XCTAssertEqual(engine.scheduler.steps, steps, "the same context ran the model again")
+        XCTAssertEqual(again.ids, first.ids)
+        XCTAssertEqual(again.logits, first.logits)
+        XCTAssertEqual(again.probs, first.probs)
+        // A longer context reuses the cache and still runs the new token.
+        _ = try engine.topK(ids: ids + [11], k: 10)
+        XCTAssertEqual(engine.scheduler.steps, steps + 1)
+        let cold = try makeEngine(prefixCacheBytes: 0)
+        XCTAssertEqual(try engine.topK(ids: ids + [11], k: 10).logits, try cold.topK(ids: ids + [11], k: 10).logits)
     }
 
     func testConcurrentRequestsAreBatchedAndEqualSequentialOnes() throws {

@@ -145,8 +145,16 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     /// Schedules one run of the lane's oldest job (one call per admitted job keeps every job served).
+    /// A lane that runs several jobs at once gives each its own thread: libdispatch runs only about as
+    /// many blocking blocks at once as there are cores, which would keep the engine from batching more.
     func schedule(_ lane: WorkLane) {
-        lane.queue.async { [self] in runNext(on: lane) }
+        if lane.concurrency > 1 {
+            let thread = Thread { [self] in runNext(on: lane) }
+            thread.name = "lmd-\(lane.name)"
+            thread.start()
+        } else {
+            lane.queue.async { [self] in runNext(on: lane) }
+        }
     }
 
     /// Takes a queued job off the books; the caller removes it from its lane's list. Caller holds `state`.

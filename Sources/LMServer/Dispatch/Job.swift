@@ -41,8 +41,9 @@ final class Job: @unchecked Sendable {
     }
 }
 
-/// A lane: its jobs start in order, at most `concurrency` at a time, on its own dispatch queue. The
-/// model lane lets several run at once so that the engine can batch them into shared forward passes.
+/// A lane: its jobs start in order, at most `concurrency` at a time (one at a time on its own serial
+/// dispatch queue, or each on a thread of its own). The model lane lets several run at once so that the
+/// engine can batch them into shared forward passes.
 final class WorkLane: @unchecked Sendable {
     let name: String
     let queue: DispatchQueue
@@ -56,8 +57,7 @@ final class WorkLane: @unchecked Sendable {
     init(name: String, concurrency: Int = 1) {
         self.name = name
         self.concurrency = max(1, concurrency)
-        self.queue = DispatchQueue(
-            label: "lmd.dispatch.\(name)", qos: .userInitiated, attributes: concurrency > 1 ? .concurrent : [])
+        self.queue = DispatchQueue(label: "lmd.dispatch.\(name)", qos: .userInitiated)
     }
 }
 

@@ -9,6 +9,8 @@ import Glibc
 public struct DaemonConfiguration: Sendable {
     /// The model folder.
     public var modelPath: String
+    /// The name `info` reports (nil: the folder's name); the hub id when the model came from the hub.
+    public var modelName: String?
     /// The socket path (nil: the default rule of `SocketPath`).
     public var socketPath: String?
     /// Serve stdin/stdout instead of a socket.
@@ -58,7 +60,8 @@ public enum Daemon {
         let started = Date()
         let engine: Engine
         do {
-            engine = try Engine.load(modelDirectory: URL(fileURLWithPath: configuration.modelPath), options: engineOptions)
+            engine = try Engine.load(
+                modelDirectory: URL(fileURLWithPath: configuration.modelPath), name: configuration.modelName, options: engineOptions)
         } catch {
             return fail("cannot load the model at \(configuration.modelPath): \(error)")
         }

@@ -1,0 +1,75 @@
+"""Side-by-side table of several rounds of `lmbench --json` and `llama_server_bench.py --json` figures.
+
+Each cell is the median over rounds, and in brackets the best round (lowest latency, highest rate): on a
+shared machine the best round is the closest to what each program does undisturbed.
+usage: python side_by_side.py --lmbench R1.json R2.json ... --llama L1.json L2.json ...
+"""
+import argparse
+import json
+import statistics
+
+ROWS = [
+    ("load", "load"),
+    ("topk_same_prompt", "topk, same short prompt"),
+    ("topk_fresh_4_words", "topk, fresh 4-word prompt"),
+    ("prefill_128", "prefill 128 tokens"),
+    ("prefill_512", "prefill 512 tokens"),
+    ("decode_32", "decode 32 tokens"),
+    ("decode_256", "decode 256 tokens"),
+    ("topk_fresh_450", "topk, fresh 450-token prompt"),
+    ("typing_context", "typing: 450-token context"),
+    ("typing_keystroke", "typing: +1 word, topk"),
+    ("concurrent_topk", "8 clients, topk"),
+    ("concurrent_complete_32", "8 clients, 32-token completions"),
+    ("concurrent_complete_32_tokens", "  their generated tokens"),
+    ("peak_rss", "peak RSS"),
+]
+
+
+def value(figure):
+    """(number, unit, higher_is_better) of one figure."""
+    if figure is None or "skipped" in figure:
+        return None
+    if "median_ms" in figure:
+        return figure["median_ms"], "ms", False
+    if "value" in figure:
+        return figure["value"], figure["unit"].split(" ")[0], True
+    if "seconds" in figure:
+        return figure["seconds"] * 1000, "ms", False
+    if "bytes" in figure and figure["bytes"]:
+        return figure["bytes"] / 1048576, "MiB", False
+    return None
+
+
+def cell(figures):
+    values = [v for v in map(value, figures) if v]
+    if not values:
+        return "–"
+    numbers = [v[0] for v in values]
+    unit, higher = values[0][1], values[0][2]
+    best = max(numbers) if higher else min(numbers)
+    fmt = (lambda x: f"{x:.0f}") if best >= 100 else (lambda x: f"{x:.1f}")
+    return f"{fmt(statistics.median(numbers))} ({fmt(best)}) {unit}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lmbench", nargs="+", required=True)
+    parser.add_argument("--llama", nargs="*", default=[])
+    args = parser.parse_args()
+    ours = [json.load(open(p)) for p in args.lmbench]
+    theirs = [json.load(open(p)) for p in args.llama]
+    columns = [
+        ("lmbench in process", [r.get("in_process") or {} for r in ours]),
+        ("lmd (socket)", [r.get("lmd") or {} for r in ours]),
+    ]
+    if theirs:
+        columns.append(("llama-server (HTTP)", theirs))
+    print(f"{len(ours)} lmbench round(s), {len(theirs)} llama-server round(s): median over rounds (best round)")
+    print("case".ljust(34) + "".join(name.ljust(26) for name, _ in columns))
+    for key, title in ROWS:
+        print(title.ljust(34) + "".join(cell([r.get(key) for r in rounds]).ljust(26) for _, rounds in columns))
+
+
+if __name__ == "__main__":
+    main()
