@@ -170,6 +170,19 @@ final class DispatcherMethodTests: XCTestCase {
         XCTAssertEqual(call("suggest", ["text": 5])?["error"]?["code"], -32602)
     }
 
+    func testSuggestHonoursTheServersTokenCap() throws {
+        var options = DispatcherOptions()
+        options.maxTokensPerRequest = 4
+        let d = Dispatcher(engine: engine, options: options)
+        let sink = CollectingSink()
+        let session = d.openSession(sink: sink)
+        session.request(1, "suggest", ["text": "a", "max_tokens": 5])
+        session.request(2, "suggest", ["text": "a", "max_tokens": 4])
+        d.waitUntilIdle()
+        XCTAssertEqual(sink.response(1)?["error"]?["data"]?["limit"], 4)
+        XCTAssertNotNil(sink.response(2)?.result)
+    }
+
     func testCompleteMatchesTheEngine() throws {
         var options = GenerationOptions()
         options.maxTokens = 8

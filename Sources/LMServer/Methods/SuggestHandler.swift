@@ -5,6 +5,10 @@ import LMProtocol
 enum SuggestHandler {
     static let spec = MethodSpec(name: SuggestParams.method, runsAsNotification: false) { params, env throws(RPCError) in
         let p = try SuggestParams(params)
+        if let cap = env.options.maxTokensPerRequest, p.maxTokens > cap {
+            throw RPCError.invalidParams("max_tokens", "must be at most \(cap) on this server, not \(p.maxTokens)",
+                                         extra: ["limit": .int(cap)])
+        }
         let engine = env.engine
         var options = SuggestionOptions()
         options.count = p.n
