@@ -11,7 +11,10 @@ public struct EngineOptions: Sendable {
     public var prefixCacheBytes: Int = 512 << 20
     /// New tokens one batched step may stack (a longer prompt still runs, alone).
     public var maxRowsPerStep: Int = 1024
-    /// Defaults: every core, 512 MiB of prefix cache.
+    /// The precision to compute from: the matrices are converted at load (`GPT2Weights.converted(to:)`).
+    /// Nil keeps the checkpoint's own weights as loaded (exact); `WeightPrecision(name:)` parses "f16" etc.
+    public var precision: WeightPrecision? = nil
+    /// Defaults: every core, 512 MiB of prefix cache, the checkpoint's precision.
     public init() {}
 }
 
@@ -52,6 +55,7 @@ public final class Engine: @unchecked Sendable {
 
     /// An engine over weights and a tokenizer already in memory (tests, benchmarks).
     public init(weights: GPT2Weights, tokenizer: GPT2Tokenizer, name: String, options: EngineOptions = EngineOptions()) throws {
+        let weights = options.precision.map { weights.converted(to: $0) } ?? weights
         let config = weights.config
         guard tokenizer.vocabularySize <= config.vocabSize else {
             throw EngineError.invalidArgument(

@@ -1,0 +1,107 @@
+import LMKernels
+import SafeTensors
+
+extension GPT2Weights {
+    /// The precision the matrices the matmuls read are stored in (the head's; `converted(to:)` stores
+    /// them all alike).
+    public var precision: WeightPrecision { lmHead.precision }
+
+    /// These weights with every matrix a matmul reads — each block's c_attn, attn.c_proj, mlp.c_fc and
+    /// mlp.c_proj, and the token embedding (the tied head; an untied lm_head too) — stored in
+    /// `precision`. The token lookup reads its row of the converted embedding, widened.
+    ///
+    /// LayerNorm gains and biases, biases and the position embedding stay float32; they are copied, so
+    /// the result owns all its memory and these weights (and their file mapping) may be released.
+    /// `dtype` becomes the precision's name. When the matrices are already stored so, nothing is
+    /// copied: the result is self, or (when `dtype` named the checkpoint's own type, as an F16 file's
+    /// "float16" for its exact float32 copy) a view of the same memory with `dtype` renamed.
+    public func converted(to precision: WeightPrecision) -> GPT2Weights {
+        let matrices = [wte, lmHead] + layers.flatMap { [$0.attnWeight, $0.attnProjWeight, $0.fcWeight, $0.mlpProjWeight] }
+        if matrices.allSatisfy({ $0.precision == precision }) {
+            if dtype == precision.rawValue { return self }
+            return GPT2Weights(
+                config: config, wte: wte, wpe: wpe, layers: layers, lnfWeight: lnfWeight, lnfBias: lnfBias,
+                lmHead: lmHead, dtype: precision.rawValue, isZeroCopy: isZeroCopy, source: source, owners: [self])
+        }
+
+        let small = [wpe, lnfWeight, lnfBias] + layers.flatMap {
+            [$0.ln1Weight, $0.ln1Bias, $0.attnBias, $0.attnProjBias, $0.ln2Weight, $0.ln2Bias, $0.fcBias, $0.mlpProjBias]
+        }
+        let buffer = FloatBuffer(count: small.reduce(0) { $0 + $1.count })
+        var owners: [AnyObject] = [buffer]
+        var offset = 0
+        func copy(_ t: WeightTensor) -> WeightTensor {
+            let dst = buffer.pointer + offset
+            offset += t.count
+            Self.withFloats(of: t) { dst.update(from: $0, count: t.count) }
+            return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(dst))
+        }
+        func convert(_ t: WeightTensor) -> WeightTensor {
+            let rows = t.shape.first ?? 0, columns = rows == 0 ? 0 : t.count / rows
+            return Self.withFloats(of: t) { source in
+                if let format = precision.format {
+                    let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format)
+                    owners.append(storage)
+                    return WeightTensor(key: t.key, matrix: storage.matrix)
+                }
+                let floats = FloatBuffer(count: t.count)
+                floats.pointer.update(from: source, count: t.count)
+                owners.append(floats)
+                return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(floats.pointer))
+            }
+        }
+
+        let newWte = convert(wte)
+        let newHead = Self.sameMemory(lmHead, wte) ? newWte : convert(lmHead)
+        let newLayers = layers.map { layer in
+            GPT2LayerWeights(
+                ln1Weight: copy(layer.ln1Weight), ln1Bias: copy(layer.ln1Bias),
+                attnWeight: convert(layer.attnWeight), attnBias: copy(layer.attnBias),
+                attnProjWeight: convert(layer.attnProjWeight), attnProjBias: copy(layer.attnProjBias),
+                ln2Weight: copy(layer.ln2Weight), ln2Bias: copy(layer.ln2Bias),
+                fcWeight: convert(layer.fcWeight), fcBias: copy(layer.fcBias),
+                mlpProjWeight: convert(layer.mlpProjWeight), mlpProjBias: copy(layer.mlpProjBias))
+        }
+        return GPT2Weights(
+            config: config, wte: newWte, wpe: copy(wpe), layers: newLayers,
+            lnfWeight: copy(lnfWeight), lnfBias: copy(lnfBias), lmHead: newHead,
+            dtype: precision.rawValue, isZeroCopy: false, source: source, owners: owners)
+    }
+
+    /// Calls `body` with t's values as float32: in place, or widened into a temporary buffer.
+    static func withFloats<R>(of t: WeightTensor, _ body: (UnsafePointer<Float>) -> R) -> R {
+        switch t.storage {
+        case .float32(let p):
+            return body(p)
+        case .quantized(let m):
+            let floats = FloatBuffer(count: t.count)
+            for r in 0..<m.rows { m.dequantize(row: r, into: floats.pointer + r * m.columns) }
+            return body(floats.pointer)
+        }
+    }
+
+    /// Whether two tensors are views of the same memory (a tied head).
+    static func sameMemory(_ a: WeightTensor, _ b: WeightTensor) -> Bool {
+        switch (a.storage, b.storage) {
+        case let (.float32(p), .float32(q)): return p == q
+        case let (.quantized(p), .quantized(q)): return p.values == q.values
+        default: return false
+        }
+    }
+}
+
+extension GPT2LayerWeights {
+    /// A block from its twelve tensors.
+    init(
+        ln1Weight: WeightTensor, ln1Bias: WeightTensor, attnWeight: WeightTensor, attnBias: WeightTensor,
+        attnProjWeight: WeightTensor, attnProjBias: WeightTensor, ln2Weight: WeightTensor, ln2Bias: WeightTensor,
+        fcWeight: WeightTensor, fcBias: WeightTensor, mlpProjWeight: WeightTensor, mlpProjBias: WeightTensor
+    ) {
+        self.ln1Weight = ln1Weight; self.ln1Bias = ln1Bias
+        self.attnWeight = attnWeight; self.attnBias = attnBias
+        self.attnProjWeight = attnProjWeight; self.attnProjBias = attnProjBias
+        self.ln2Weight = ln2Weight; self.ln2Bias = ln2Bias
+        self.fcWeight = fcWeight; self.fcBias = fcBias
+        self.mlpProjWeight = mlpProjWeight; self.mlpProjBias = mlpProjBias
+    }
+}

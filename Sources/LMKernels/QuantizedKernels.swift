@@ -1,0 +1,94 @@
+/// The matrix products with weights kept in a `QuantizedFormat`.
+///
+/// Decode (one row, and up to four) is bound by reading the weights from memory, so it reads the
+/// narrow values directly and widens them in registers: float16 and bfloat16 halve the bytes read,
+/// q8_0 takes 1.0625 bytes a weight. More rows are bound by arithmetic: blocks of the weights are
+/// widened into scratch and the float32 micro-kernels run on them. Either way every output element is
+/// computed by exactly the float32 kernel's operations on the widened weights, so a product equals,
+/// bit for bit, `matmul` / `matmulTransposed` on `QuantizedReference.dequantize(w)`, and keeps their
+/// guarantees: the same bits for any thread count, and a row the same alone or in a batch.
+extension Kernels {
+    /// y[M, N] = x[M, K] · w[K, N] (+ bias[N]) with w stored as `w.format` (w.rows = K, w.columns = N).
+    ///
+    /// Up to four rows stream w once, split by whole q8_0 blocks of columns; each thread accumulates
+    /// its columns in its own scratch (so neighbours never write one cache line) and copies them out.
+    /// More rows use the blocked kernel on widened panels, split by columns or rows as `matmul` does.
+    public func matmul(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
+    ) {
+        precondition(w.rows == k && w.columns == n, "matmul: weights are \(w.rows)×\(w.columns), not K×N = \(k)×\(n)")
+        guard m > 0, n > 0, k >= 0 else { return }
+        switch w.format {
+        case .float16: matmul(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
+        case .bfloat16: matmul(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
+        case .q8_0: matmul(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
+        }
+    }
+
+    /// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]) with w stored as `w.format` (w.rows = N, w.columns = K),
+    /// split by rows of w. One row widens w on the fly; more widen 64 rows of w at a time into scratch.
+    public func matmulTransposed(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
+    ) {
+        precondition(w.rows == n && w.columns == k, "matmulTransposed: weights are \(w.rows)×\(w.columns), not N×K = \(n)×\(k)")
+        guard m > 0, n > 0, k >= 0 else { return }
+        switch w.format {
+        case .float16: matmulTransposed(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
+        case .bfloat16: matmulTransposed(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
+        case .q8_0: matmulTransposed(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
+        }
+    }
+
+    private func matmul<W: QuantizedRows>(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
+    ) {
+        let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
+        if m <= Gemm.fewRowsLimit {
+            let unit = QuantizedGemm.columnUnit
+            Parallel.split(units: (n + unit - 1) / unit, pieces: pieces) { lower, upper in
+                let j0 = lower * unit, j1 = min(n, upper * unit), width = j1 - j0
+                let acc = ThreadScratch.floats(.packedPanels, count: m * width)
+                for r in 0..<m {
+                    if let bias {
+                        (acc + r * width).update(from: bias + j0, count: width)
+                    } else {
+                        (acc + r * width).update(repeating: 0, count: width)
+                    }
+                }
+                QuantizedGemm.streaming(acc, x, ldx: k, w, m: m, k: k, columns: j0, j1)
+                for r in 0..<m { (y + r * n + j0).update(from: acc + r * width, count: width) }
+            }
+            return
+        }
+        let panels = (n + Gemm.tileColumns - 1) / Gemm.tileColumns
+        if panels >= 4 * pieces || m < 2 * pieces {
+            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+                QuantizedGemm.blocked(y, ldy: n, x, ldx: k, w, bias: bias, m: m, k: k,
+                                      columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
+            }
+        } else {
+            Parallel.split(units: m, pieces: pieces) { lower, upper in
+                QuantizedGemm.blocked(y + lower * n, ldy: n, x + lower * k, ldx: k, w, bias: bias,
+                                      m: upper - lower, k: k, columns: 0, n)
+            }
+        }
+    }
+
+    private func matmulTransposed<W: QuantizedRows>(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
+    ) {
+        let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
+        Parallel.split(units: (n + 7) / 8, pieces: pieces) { lower, upper in
+            let j0 = lower * 8, j1 = min(n, upper * 8)
+            if m == 1 {
+                QuantizedDotProducts.vector(y, x, w, bias: bias, k: k, rows: j0, j1)
+            } else {
+                QuantizedDotProducts.tiles(y, ldo: n, x, lda: k, w, bias: bias, m: m, k: k, rows: j0, j1)
+            }
+        }
+    }
+}

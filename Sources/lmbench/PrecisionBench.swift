@@ -1,0 +1,228 @@
+import Foundation
+import GPT2
+import LMKernels
+
+/// `lmbench precision`: float32 against float16, bfloat16 and q8_0 weights on distilgpt2's shapes
+/// (build with `-c release`).
+///
+/// Kernels: decode products (M = 1) cycling through ≥ 256 MB of weight copies, so that every call reads
+/// them from memory, with GB/s counted in the format's own bytes; the head; a 128-row prefill product.
+/// Model: random distilgpt2-shaped weights (std 0.02, seed 1) converted to each precision: prefill
+/// tokens/s for one prompt, decode tokens/s through the KV cache, and the logits' distance from float32's.
+/// Options: `--threads 2`, `--seconds 1` (per kernel case; best of five trials), `--prefill 128`,
+/// `--decode 64`, `--only kernels|model`, `--copies N` (weight copies the decode products cycle through;
+/// 1 keeps them in cache, to see the arithmetic's own speed).
+enum PrecisionBench {
+    /// A malformed command line.
+    struct BadOption: Error, CustomStringConvertible {
+        let option: String
+        var description: String {
+            "lmbench precision: unrecognised or malformed option '\(option)' (use --threads N --seconds S --prefill T --decode T --only kernels|model)"
+        }
+    }
+
+    /// Runs the benchmark with the given options.
+    static func run(arguments: [String]) throws {
+        var threads = 2, seconds = 1.0, prefill = 128, decode = 64
+        var copies: Int?
+        var only: String?
+        var i = 0
+        while i < arguments.count {
+            let option = arguments[i]
+            guard i + 1 < arguments.count else { throw BadOption(option: option) }
+            let value = arguments[i + 1]
+            switch option {
+            case "--threads": guard let v = Int(value), v > 0 else { throw BadOption(option: "\(option) \(value)") }; threads = v
+            case "--seconds": guard let v = Double(value), v > 0 else { throw BadOption(option: "\(option) \(value)") }; seconds = v
+            case "--prefill": guard let v = Int(value), v > 0, v <= 1000 else { throw BadOption(option: "\(option) \(value)") }; prefill = v
+            case "--decode": guard let v = Int(value), v > 0, v <= 1000 else { throw BadOption(option: "\(option) \(value)") }; decode = v
+            case "--copies": guard let v = Int(value), v > 0 else { throw BadOption(option: "\(option) \(value)") }; copies = v
+            case "--only": guard value == "kernels" || value == "model" else { throw BadOption(option: "\(option) \(value)") }; only = value
+            default: throw BadOption(option: option)
+            }
+            i += 2
+        }
+        let kernels = Kernels(threads: threads)
+        print("precision benchmark: \(threads) threads, \(ProcessInfo.processInfo.activeProcessorCount) cores reported")
+        if only != "model" { kernelCases(kernels, seconds: seconds, copies: copies) }
+        if only != "kernels" { try modelCases(kernels, prefill: prefill, decode: decode) }
+    }
+
+    // MARK: Kernels
+
+    /// One weight matrix: float32 values, or (when formats are given) only the converted copies, so
+    /// that many copies fit in memory.
+    final class Matrix {
+        let rows: Int, columns: Int
+        private let values: UnsafeMutablePointer<Float>
+        let converted: [QuantizedFormat: QuantizedStorage]
+        /// The float32 values (only when no formats were asked for).
+        var floats: UnsafeMutablePointer<Float> { values }
+
+        init(rows: Int, columns: Int, seed: UInt64, formats: [QuantizedFormat]) {
+            self.rows = rows
+            self.columns = columns
+            let count = formats.isEmpty ? rows * columns : 0
+            let source = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns)
+            var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+            for i in 0..<(rows * columns) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                source[i] = (Float(state >> 40) * 0x1p-24 - 0.5) * 0.07
+            }
+            var c: [QuantizedFormat: QuantizedStorage] = [:]
+            for f in formats { c[f] = QuantizedStorage(converting: source, rows: rows, columns: columns, format: f) }
+            converted = c
+            if count > 0 {
+                values = source
+            } else {
+                source.deallocate()
+                values = .allocate(capacity: 1)
+            }
+        }
+
+        deinit { values.deallocate() }
+    }
+
+    static func kernelCases(_ kernels: Kernels, seconds: Double, copies fixedCopies: Int?) {
+        print("-- kernels (µs per call, GB/s of weights in their own format, speed-up over float32)")
+        let shapes: [(k: Int, n: Int, head: Bool)] = [(768, 2304, false), (768, 3072, false), (3072, 768, false), (768, 50257, true)]
+        for shape in shapes {
+            let (k, n) = (shape.k, shape.n)
+            var f32Time = 0.0
+            for precision in WeightPrecision.allCases {
+                let bytes = Int(Double(k * n) * precision.bytesPerWeight)
+                let copies = fixedCopies ?? max(2, (256 << 20) / bytes + 1)
+                let formats = precision.format.map { [$0] } ?? []
+                let matrices = (0..<copies).map {
+                    shape.head ? Matrix(rows: n, columns: k, seed: UInt64($0), formats: formats)
+                               : Matrix(rows: k, columns: n, seed: UInt64($0), formats: formats)
+                }
+                let x = Matrix(rows: 1, columns: k, seed: 99, formats: []), bias = Matrix(rows: 1, columns: n, seed: 98, formats: [])
+                let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+                let t = time(seconds: seconds) { call in
+                    let w = matrices[call % copies]
+                    switch (precision.format, shape.head) {
+                    case (nil, false): kernels.matmul(y, x.floats, w.floats, bias: bias.floats, m: 1, k: k, n: n)
+                    case (nil, true): kernels.matmulTransposed(y, x.floats, w.floats, bias: nil, m: 1, k: k, n: n)
+                    case (let f?, false): kernels.matmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: 1, k: k, n: n)
+                    case (let f?, true): kernels.matmulTransposed(y, x.floats, w.converted[f]!.matrix, bias: nil, m: 1, k: k, n: n)
+                    }
+                }
+                if precision == .float32 { f32Time = t }
+                let name = shape.head ? "head M=1 \(k)x\(n)" : "matmul M=1 \(k)x\(n)"
+                print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GB/s  ×%.2f", name as NSString,
+                             precision.rawValue as NSString, t * 1e6, Double(bytes) / t / 1e9, f32Time / t))
+                y.deallocate()
+            }
+        }
+        // Prefill: bound by arithmetic; one copy of the weights.
+        let m = 128, k = 768, n = 3072
+        let w32 = Matrix(rows: k, columns: n, seed: 1, formats: []), w = Matrix(rows: k, columns: n, seed: 1, formats: QuantizedFormat.allCases)
+        let x = Matrix(rows: m, columns: k, seed: 2, formats: []), bias = Matrix(rows: 1, columns: n, seed: 3, formats: [])
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        for precision in WeightPrecision.allCases {
+            let t = time(seconds: seconds) { _ in
+                if let f = precision.format {
+                    kernels.matmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: m, k: k, n: n)
+                } else {
+                    kernels.matmul(y, x.floats, w32.floats, bias: bias.floats, m: m, k: k, n: n)
+                }
+            }
+            print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GFLOP/s", "matmul M=\(m) \(k)x\(n)" as NSString,
+                         precision.rawValue as NSString, t * 1e6, 2.0 * Double(m * k * n) / t / 1e9))
+        }
+        y.deallocate()
+    }
+
+    /// Best of five trials of about `seconds`/5 each, in seconds per call (after one warm-up call).
+    static func time(seconds: Double, _ body: (Int) -> Void) -> Double {
+        body(0)
+        var calls = 1, best = Double.infinity
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var n = 0, elapsed = 0.0
+            repeat {
+                body(calls)
+                calls += 1
+                n += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < seconds / 5 || n < 2
+            best = min(best, elapsed / Double(n))
+        }
+        return best
+    }
+
+    // MARK: Model
+
+    static func modelCases(_ kernels: Kernels, prefill: Int, decode: Int) throws {
+        let config = GPT2Config(nLayer: 6)  // distilgpt2
+        print("-- model: distilgpt2 shape (6×768, vocab 50257), random weights std 0.02; prompt \(prefill) tokens, \(decode) decoded")
+        let base = GPT2Weights.random(config: config, seed: 1, std: 0.02)
+        var state: UInt64 = 12345
+        let prompt = (0..<prefill).map { _ -> Int in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % config.vocabSize
+        }
+        var reference: (logits: [Float], greedy: [Int])?
+        for precision in WeightPrecision.allCases {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let weights = base.converted(to: precision)
+            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let model = GPT2Model(weights: weights, kernels: kernels)
+
+            // Logits for every prompt position (once), and prefill speed (last row only, best of three).
+            let all = try model.forward(prompt, cache: model.makeCache(), logits: .all)
+            var prefillSeconds = Double.infinity
+            for _ in 0..<3 {
+                let cache = model.makeCache()
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try model.forward(prompt, cache: cache, logits: .last)
+                prefillSeconds = min(prefillSeconds, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            // Greedy decode after the first 16 prompt tokens, one token per step (best of three).
+            var greedy: [Int] = []
+            var decodeSeconds = Double.infinity
+            for _ in 0..<3 {
+                let cache = model.makeCache()
+                var logits = try model.forward(Array(prompt.prefix(16)), cache: cache, logits: .last)
+                var tokens: [Int] = []
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<decode {
+                    let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
+                    tokens.append(next)
+                    logits = try model.forward([next], cache: cache, logits: .last)
+                }
+                decodeSeconds = min(decodeSeconds, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                greedy = tokens
+            }
+            let matrixBytes = Double(matrixWeights(config)) * precision.bytesPerWeight
+            var line = String(format: "%-9@ weights %6.1f MB (converted in %5.2f s)  prefill %4d: %7.1f tok/s  decode: %6.1f tok/s (%5.2f ms/token)",
+                              precision.rawValue as NSString, matrixBytes / 1e6, loadSeconds, prefill,
+                              Double(prefill) / prefillSeconds, Double(decode) / decodeSeconds, decodeSeconds / Double(decode) * 1e3)
+            if let reference {
+                var maxDiff: Float = 0, sameTop = 0
+                let v = config.vocabSize
+                for r in 0..<prefill {
+                    var best = 0, bestRef = 0
+                    for j in 0..<v {
+                        maxDiff = max(maxDiff, abs(all[r * v + j] - reference.logits[r * v + j]))
+                        if all[r * v + j] > all[r * v + best] { best = j }
+                        if reference.logits[r * v + j] > reference.logits[r * v + bestRef] { bestRef = j }
+                    }
+                    if best == bestRef { sameTop += 1 }
+                }
+                let agree = zip(greedy, reference.greedy).prefix { $0 == $1 }.count
+                line += String(format: "\n          vs float32: max |logit diff| %.5f, same top-1 at %d/%d positions, greedy equal for %d/%d tokens",
+                               maxDiff, sameTop, prefill, agree, decode)
+            } else {
+                reference = (all, greedy)
+            }
+            print(line)
+        }
+    }
+
+    /// Weights in the matrices that are converted: the blocks' four and the tied head.
+    static func matrixWeights(_ c: GPT2Config) -> Int {
+        c.vocabSize * c.nEmbd + c.nLayer * (c.nEmbd * 3 * c.nEmbd + c.nEmbd * c.nEmbd + 2 * c.nEmbd * c.nInner)
+    }
+}
