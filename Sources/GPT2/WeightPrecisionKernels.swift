@@ -9,7 +9,7 @@ extension Kernels {
     ) {
         switch w.storage {
         case .float32(let p): matmul(y, x, p, bias: bias, m: m, k: k, n: n)
-        case .quantized(let q): matmul(y, x, q, bias: bias, m: m, k: k, n: n)
+        case .quantized(let q): quantizedMatmul(y, x, q, bias: bias, m: m, k: k, n: n)
         }
     }
 
@@ -20,7 +20,7 @@ extension Kernels {
     ) {
         switch w.storage {
         case .float32(let p): matmulTransposed(y, x, p, bias: bias, m: m, k: k, n: n)
-        case .quantized(let q): matmulTransposed(y, x, q, bias: bias, m: m, k: k, n: n)
+        case .quantized(let q): quantizedMatmulTransposed(y, x, q, bias: bias, m: m, k: k, n: n)
         }
     }
 }

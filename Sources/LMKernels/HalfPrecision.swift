@@ -7,7 +7,10 @@ enum HalfPrecision {
     /// Eight float16 values (bit patterns) at `p`, widened; `p` need not be aligned.
     @inline(__always)
     static func loadHalf8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
-        SIMD8<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self))
+        // Lane by lane, as `loadBFloat8` explains; LLVM makes it one vcvtph2ps.
+        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self)
+        @inline(__always) func f(_ i: Int) -> Float { Float(h[i]) }
+        return SIMD8(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7))
     }
 
     /// Eight bfloat16 values (bit patterns) at `p`, widened; `p` need not be aligned.

@@ -1,4 +1,5 @@
-/// The matrix products with weights kept in a `QuantizedFormat`.
+/// The matrix products with weights kept in a `QuantizedFormat` (named apart from the float32 ones so
+/// that unapplied references such as `kernels.matmul` stay unambiguous).
 ///
 /// Decode (one row, and up to four) is bound by reading the weights from memory, so it reads the
 /// narrow values directly and widens them in registers: float16 and bfloat16 halve the bytes read,
@@ -13,35 +14,35 @@ extension Kernels {
     /// Up to four rows stream w once, split by whole q8_0 blocks of columns; each thread accumulates
     /// its columns in its own scratch (so neighbours never write one cache line) and copies them out.
     /// More rows use the blocked kernel on widened panels, split by columns or rows as `matmul` does.
-    public func matmul(
+    public func quantizedMatmul(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        precondition(w.rows == k && w.columns == n, "matmul: weights are \(w.rows)×\(w.columns), not K×N = \(k)×\(n)")
+        precondition(w.rows == k && w.columns == n, "quantizedMatmul: weights are \(w.rows)×\(w.columns), not K×N = \(k)×\(n)")
         guard m > 0, n > 0, k >= 0 else { return }
         switch w.format {
-        case .float16: matmul(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
-        case .bfloat16: matmul(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
-        case .q8_0: matmul(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
+        case .float16: quantizedMatmul(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
+        case .bfloat16: quantizedMatmul(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
+        case .q8_0: quantizedMatmul(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
         }
     }
 
     /// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]) with w stored as `w.format` (w.rows = N, w.columns = K),
     /// split by rows of w. One row widens w on the fly; more widen 64 rows of w at a time into scratch.
-    public func matmulTransposed(
+    public func quantizedMatmulTransposed(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
-        precondition(w.rows == n && w.columns == k, "matmulTransposed: weights are \(w.rows)×\(w.columns), not N×K = \(n)×\(k)")
+        precondition(w.rows == n && w.columns == k, "quantizedMatmulTransposed: weights are \(w.rows)×\(w.columns), not N×K = \(n)×\(k)")
         guard m > 0, n > 0, k >= 0 else { return }
         switch w.format {
-        case .float16: matmulTransposed(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
-        case .bfloat16: matmulTransposed(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
-        case .q8_0: matmulTransposed(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
+        case .float16: quantizedMatmulTransposed(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
+        case .bfloat16: quantizedMatmulTransposed(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
+        case .q8_0: quantizedMatmulTransposed(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
         }
     }
 
-    private func matmul<W: QuantizedRows>(
+    private func quantizedMatmul<W: QuantizedRows>(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
@@ -77,7 +78,7 @@ extension Kernels {
         }
     }
 
-    private func matmulTransposed<W: QuantizedRows>(
+    private func quantizedMatmulTransposed<W: QuantizedRows>(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {

@@ -4,16 +4,19 @@
 /// use, and accumulated in `Float` left to right as `Reference` does.
 public enum QuantizedReference {
     /// w[row, column] decoded from its bits: float16 by its fields, bfloat16 as the top half of a
-    /// float32, q8_0 as the float16 scale (decoded the same way) times the int8.
+    /// float32, q8_0 as the float16 scale (decoded the same way) times the int8. Found in the tiles
+    /// as `QuantizedMatrix` describes them: tile (row / 8, column / 32), row row % 8 of the tile.
     public static func value(_ w: QuantizedMatrix, row: Int, column: Int) -> Float {
-        let i = row * w.columns + column
+        let tilesPerRow = (w.columns + 31) / 32
+        let tile = (row / 8) * tilesPerRow + column / 32
+        let i = tile * 8 * 32 + (row % 8) * 32 + column % 32
         switch w.format {
         case .float16:
             return halfValue(w.values.load(fromByteOffset: 2 * i, as: UInt16.self))
         case .bfloat16:
             return Float(bitPattern: UInt32(w.values.load(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
         case .q8_0:
-            let scale = halfValue(w.scales.unsafelyUnwrapped[row * w.blocksPerRow + column / QuantizedMatrix.blockSize])
+            let scale = halfValue(w.scales.unsafelyUnwrapped[tile * 8 + row % 8])
             return scale * Float(w.values.load(fromByteOffset: i, as: Int8.self))
         }
     }

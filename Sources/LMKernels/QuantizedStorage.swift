@@ -11,65 +11,63 @@ public final class QuantizedStorage: @unchecked Sendable {
     public let matrix: QuantizedMatrix
     private let raw: UnsafeMutableRawPointer
 
-    /// Converts `source[rows, columns]` (row-major float32) to `format`.
+    /// Converts `source[rows, columns]` (row-major float32) to `format`, in tiles.
     public init(converting source: UnsafePointer<Float>, rows: Int, columns: Int, format: QuantizedFormat) {
         precondition(rows >= 0 && columns >= 0, "QuantizedStorage: negative shape \(rows)×\(columns)")
-        let count = rows * columns
-        let valueBytes = format == .q8_0 ? count : 2 * count
+        let tiles = QuantizedMatrix.tileCount(rows: rows, columns: columns)
+        let valueBytes = tiles * QuantizedMatrix.tileSize * format.valueBytes
         // Scales start on a 64-byte boundary after the values.
         let scaleOffset = (valueBytes + 63) & ~63
-        let scaleBytes = format == .q8_0 ? rows * QuantizedMatrix.blocks(columns) * 2 : 0
+        let scaleBytes = format == .q8_0 ? tiles * QuantizedMatrix.tileRows * 2 : 0
+        let bytes = max(64, scaleOffset + scaleBytes)
         var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, 64, max(64, scaleOffset + scaleBytes)) == 0, let memory else {
+        guard posix_memalign(&memory, 64, bytes) == 0, let memory else {
             // Out of memory at load: nothing sensible is left to do.
-            fatalError("LMKernels: cannot allocate \(scaleOffset + scaleBytes) bytes for a \(rows)×\(columns) \(format.rawValue) matrix")
+            fatalError("LMKernels: cannot allocate \(bytes) bytes for a \(rows)×\(columns) \(format.rawValue) matrix")
         }
+        memset(memory, 0, bytes)  // the padding of partial tiles is zero
         raw = memory
-        switch format {
-        case .float16:
-            HalfPrecision.convertToHalf(source, memory.bindMemory(to: UInt16.self, capacity: count), count: count)
-            matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, values: UnsafeRawPointer(memory), scales: nil)
-        case .bfloat16:
-            HalfPrecision.convertToBFloat16(source, memory.bindMemory(to: UInt16.self, capacity: count), count: count)
-            matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, values: UnsafeRawPointer(memory), scales: nil)
-        case .q8_0:
-            let values = memory.bindMemory(to: Int8.self, capacity: count)
-            let scales = (memory + scaleOffset).bindMemory(to: UInt16.self, capacity: scaleBytes / 2)
-            Self.quantizeQ8(source, rows: rows, columns: columns, values: values, scales: scales)
-            matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, values: UnsafeRawPointer(values),
-                                     scales: UnsafePointer(scales))
+        let scales = format == .q8_0 ? (memory + scaleOffset).bindMemory(to: UInt16.self, capacity: scaleBytes / 2) : nil
+        matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, values: UnsafeRawPointer(memory),
+                                 scales: scales.map { UnsafePointer($0) })
+        let m = matrix
+        // One block (up to 32 columns of one row) at a time: its values are contiguous in the tile.
+        for r in 0..<rows {
+            for c in stride(from: 0, to: columns, by: QuantizedMatrix.blockSize) {
+                let count = min(QuantizedMatrix.blockSize, columns - c)
+                let src = source + r * columns + c
+                let i = m.index(row: r, column: c)
+                switch format {
+                case .float16:
+                    HalfPrecision.convertToHalf(src, memory.assumingMemoryBound(to: UInt16.self) + i, count: count)
+                case .bfloat16:
+                    HalfPrecision.convertToBFloat16(src, memory.assumingMemoryBound(to: UInt16.self) + i, count: count)
+                case .q8_0:
+                    scales.unsafelyUnwrapped[m.scaleIndex(row: r, column: c)] =
+                        Self.quantizeBlock(src, count: count, into: memory.assumingMemoryBound(to: Int8.self) + i)
+                }
+            }
         }
     }
 
     deinit { free(raw) }
 
-    /// Bytes held (values and scales).
+    /// Bytes held (values and scales, with padding).
     public var byteCount: Int { matrix.byteCount }
 
-    /// q8_0 quantisation of `source[rows, columns]`, block by block along each row.
-    static func quantizeQ8(
-        _ source: UnsafePointer<Float>, rows: Int, columns: Int,
-        values: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<UInt16>
-    ) {
-        let blocks = QuantizedMatrix.blocks(columns)
-        for r in 0..<rows {
-            for b in 0..<blocks {
-                let start = b * QuantizedMatrix.blockSize
-                let end = min(columns, start + QuantizedMatrix.blockSize)
-                let w = source + r * columns
-                var largest: Float = 0
-                for c in start..<end where abs(w[c]) > largest { largest = abs(w[c]) }  // NaN compares false
-                // The scale actually stored (float16) is the one values are divided by, so that the
-                // rounding of the scale is not compounded with that of the values.
-                var scale = Float16(largest / 127)
-                if !scale.isFinite { scale = .greatestFiniteMagnitude }
-                scales[r * blocks + b] = scale.bitPattern
-                let d = Float(scale)
-                for c in start..<end {
-                    let q = d > 0 ? (w[c] / d).rounded() : 0
-                    values[r * columns + c] = q.isNaN ? 0 : Int8(max(-127, min(127, q)))
-                }
-            }
+    /// q8_0 quantisation of one block of `count` ≤ 32 weights; returns the scale's float16 bits.
+    static func quantizeBlock(_ w: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>) -> UInt16 {
+        var largest: Float = 0
+        for c in 0..<count where abs(w[c]) > largest { largest = abs(w[c]) }  // NaN compares false
+        // The scale actually stored (float16) is the one values are divided by, so that the rounding
+        // of the scale is not compounded with that of the values.
+        var scale = Float16(largest / 127)
+        if !scale.isFinite { scale = .greatestFiniteMagnitude }
+        let d = Float(scale)
+        for c in 0..<count {
+            let v = d > 0 ? (w[c] / d).rounded() : 0
+            q[c] = v.isNaN ? 0 : Int8(max(-127, min(127, v)))
         }
+        return scale.bitPattern
     }
 }

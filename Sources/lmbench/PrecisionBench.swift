@@ -104,8 +104,8 @@ enum PrecisionBench {
                     switch (precision.format, shape.head) {
                     case (nil, false): kernels.matmul(y, x.floats, w.floats, bias: bias.floats, m: 1, k: k, n: n)
                     case (nil, true): kernels.matmulTransposed(y, x.floats, w.floats, bias: nil, m: 1, k: k, n: n)
-                    case (let f?, false): kernels.matmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: 1, k: k, n: n)
-                    case (let f?, true): kernels.matmulTransposed(y, x.floats, w.converted[f]!.matrix, bias: nil, m: 1, k: k, n: n)
+                    case (let f?, false): kernels.quantizedMatmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: 1, k: k, n: n)
+                    case (let f?, true): kernels.quantizedMatmulTransposed(y, x.floats, w.converted[f]!.matrix, bias: nil, m: 1, k: k, n: n)
                     }
                 }
                 if precision == .float32 { f32Time = t }
@@ -123,7 +123,7 @@ enum PrecisionBench {
         for precision in WeightPrecision.allCases {
             let t = time(seconds: seconds) { _ in
                 if let f = precision.format {
-                    kernels.matmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: m, k: k, n: n)
+                    kernels.quantizedMatmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: m, k: k, n: n)
                 } else {
                     kernels.matmul(y, x.floats, w32.floats, bias: bias.floats, m: m, k: k, n: n)
                 }
