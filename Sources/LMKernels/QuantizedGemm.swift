@@ -9,20 +9,20 @@ enum QuantizedGemm {
     /// Columns per unit of work: one q8_0 block.
     static let columnUnit = QuantizedMatrix.blockSize
 
-    /// acc[M, j1 − j0] += x[M, K] · w[K, j0 ..< j1] for M ≤ 4 rows, streaming w once.
+    /// acc[M, j1 − j0] += x[M, K] · w[K, j0 ..< j1] for M ≤ 4 rows, streaming w once; j0 is a multiple of 32.
     ///
     /// - acc: [M, j1 − j0] (column j0 at index 0, holding the bias), x: [M, ldx], w: [K, N].
-    /// One row (decode) sweeps eight rows of w at a time over the columns, with x's eight values in
-    /// registers and acc in L1; two to four rows take four rows of w at a time, each widened slice
-    /// applied to every row of acc.
-    static func streaming<W: QuantizedRows>(
+    /// One row (decode) sweeps a row group of w (8 rows) at a time over the columns, a tile at a time,
+    /// with x's eight values in registers and acc in L1; two to four rows take four rows of w at a time,
+    /// each widened slice applied to every row of acc.
+    static func streaming<W: QuantizedTiles>(
         _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, ldx: Int, _ w: W,
         m: Int, k: Int, columns j0: Int, _ j1: Int
     ) {
         var p = 0
         if m == 1 {
             while p + 8 <= k {
-                sweep8(acc, x + p, w, row: p, columns: j0, j1)
+                sweep8(acc, x + p, w, group: p >> 3, columns: j0, j1)
                 p += 8
             }
         } else {
@@ -37,119 +37,121 @@ enum QuantizedGemm {
         }
     }
 
-    /// acc[0, :] += x[0 ..< 8] · w[row ..< row + 8, j0 ..< j1], one fused multiply-add per row of w in order.
-    @inline(__always)
-    private static func sweep8<W: QuantizedRows>(
-        _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W, row: Int, columns j0: Int, _ j1: Int
+    /// acc[0, :] += x[0 ..< 8] · w[8·group ..< 8·group + 8, j0 ..< j1], one fused multiply-add per row of w in order.
+    @inline(never)
+    private static func sweep8<W: QuantizedTiles>(
+        _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W, group: Int, columns j0: Int, _ j1: Int
     ) {
         typealias V = SIMD8<Float>
-        let x0 = V(repeating: x[0]), x1 = V(repeating: x[1]), x2 = V(repeating: x[2]), x3 = V(repeating: x[3])
-        let x4 = V(repeating: x[4]), x5 = V(repeating: x[5]), x6 = V(repeating: x[6]), x7 = V(repeating: x[7])
-        let w0 = w.row(row), w1 = w.row(row + 1), w2 = w.row(row + 2), w3 = w.row(row + 3)
-        let w4 = w.row(row + 4), w5 = w.row(row + 5), w6 = w.row(row + 6), w7 = w.row(row + 7)
-        var j = j0
-        // Whole blocks: four accumulators, one scale per row of w.
-        while j + 32 <= j1 {
-            let y = acc + (j - j0)
+        let xs = (V(repeating: x[0]), V(repeating: x[1]), V(repeating: x[2]), V(repeating: x[3]),
+                  V(repeating: x[4]), V(repeating: x[5]), V(repeating: x[6]), V(repeating: x[7]))
+        var j = j0, chunk = j0 &>> 5
+        // Whole tiles: four accumulators, each row's scale fetched once.
+        while j &+ 32 <= j1 {
+            let t = w.tile(group, chunk), f = t.factors()
+            let y = acc + (j &- j0)
             var a = VectorMath.load(y), b = VectorMath.load(y + 8)
             var c = VectorMath.load(y + 16), d = VectorMath.load(y + 24)
-            @inline(__always) func apply(_ r: W.Row, _ xr: V) {
-                let f = r.factor(j)
-                a = a.addingProduct(xr, r.load8(j, f)); b = b.addingProduct(xr, r.load8(j + 8, f))
-                c = c.addingProduct(xr, r.load8(j + 16, f)); d = d.addingProduct(xr, r.load8(j + 24, f))
+            @inline(__always) func apply(_ r: Int, _ xr: V) {
+                let fr = V(repeating: f[r])
+                a = a.addingProduct(xr, t.load8(r, 0, fr)); b = b.addingProduct(xr, t.load8(r, 8, fr))
+                c = c.addingProduct(xr, t.load8(r, 16, fr)); d = d.addingProduct(xr, t.load8(r, 24, fr))
             }
-            apply(w0, x0); apply(w1, x1); apply(w2, x2); apply(w3, x3)
-            apply(w4, x4); apply(w5, x5); apply(w6, x6); apply(w7, x7)
+            apply(0, xs.0); apply(1, xs.1); apply(2, xs.2); apply(3, xs.3)
+            apply(4, xs.4); apply(5, xs.5); apply(6, xs.6); apply(7, xs.7)
             VectorMath.store(a, y); VectorMath.store(b, y + 8)
             VectorMath.store(c, y + 16); VectorMath.store(d, y + 24)
-            j += 32
+            j &+= 32
+            chunk &+= 1
         }
-        // The last, shorter block: eight columns at a time, then one.
-        while j + 8 <= j1 {
-            let y = acc + (j - j0)
+        guard j < j1 else { return }
+        // The last, partial tile: eight columns at a time, then one.
+        let t = w.tile(group, chunk), f = t.factors()
+        var o = 0
+        while j &+ 8 <= j1 {
+            let y = acc + (j &- j0)
             var a = VectorMath.load(y)
-            @inline(__always) func apply(_ r: W.Row, _ xr: V) { a = a.addingProduct(xr, r.load8(j, r.factor(j))) }
-            apply(w0, x0); apply(w1, x1); apply(w2, x2); apply(w3, x3)
-            apply(w4, x4); apply(w5, x5); apply(w6, x6); apply(w7, x7)
+            @inline(__always) func apply(_ r: Int, _ xr: V) { a = a.addingProduct(xr, t.load8(r, o, V(repeating: f[r]))) }
+            apply(0, xs.0); apply(1, xs.1); apply(2, xs.2); apply(3, xs.3)
+            apply(4, xs.4); apply(5, xs.5); apply(6, xs.6); apply(7, xs.7)
             VectorMath.store(a, y)
-            j += 8
+            j &+= 8
+            o &+= 8
         }
         while j < j1 {
-            var a = acc[j - j0]
-            a = a.addingProduct(x[0], w0.load1(j)); a = a.addingProduct(x[1], w1.load1(j))
-            a = a.addingProduct(x[2], w2.load1(j)); a = a.addingProduct(x[3], w3.load1(j))
-            a = a.addingProduct(x[4], w4.load1(j)); a = a.addingProduct(x[5], w5.load1(j))
-            a = a.addingProduct(x[6], w6.load1(j)); a = a.addingProduct(x[7], w7.load1(j))
-            acc[j - j0] = a
-            j += 1
+            var a = acc[j &- j0]
+            for r in 0..<8 { a = a.addingProduct(x[r], t.load1(r, o)) }
+            acc[j &- j0] = a
+            j &+= 1
+            o &+= 1
         }
     }
 
-    /// acc[M, :] += x[M, 0 ..< 4] · w[row ..< row + 4, j0 ..< j1] for M ≤ 4, each widened slice of w
-    /// applied to every row of acc while in registers.
-    @inline(__always)
-    private static func sweep4<W: QuantizedRows>(
+    /// acc[M, :] += x[M, 0 ..< 4] · w[row ..< row + 4, j0 ..< j1] for M ≤ 4 (row a multiple of 4, so the
+    /// four rows share a tile), each widened slice of w applied to every row of acc while in registers.
+    @inline(never)
+    private static func sweep4<W: QuantizedTiles>(
         _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, ldx: Int, _ w: W, row: Int,
         m: Int, columns j0: Int, _ j1: Int
     ) {
         typealias V = SIMD8<Float>
-        let width = j1 - j0
-        let w0 = w.row(row), w1 = w.row(row + 1), w2 = w.row(row + 2), w3 = w.row(row + 3)
+        let width = j1 &- j0, group = row &>> 3, r0 = row & 7
         @inline(__always) func apply(_ j: Int, _ v0: V, _ v1: V, _ v2: V, _ v3: V) {
-            for r in 0..<m {
-                let xr = x + r * ldx, y = acc + r * width + (j - j0)
+            for i in 0..<m {
+                let xi = x + i &* ldx, y = acc + (i &* width &+ j &- j0)
                 var a = VectorMath.load(y)
-                a = a.addingProduct(V(repeating: xr[0]), v0)
-                a = a.addingProduct(V(repeating: xr[1]), v1)
-                a = a.addingProduct(V(repeating: xr[2]), v2)
-                a = a.addingProduct(V(repeating: xr[3]), v3)
+                a = a.addingProduct(V(repeating: xi[0]), v0)
+                a = a.addingProduct(V(repeating: xi[1]), v1)
+                a = a.addingProduct(V(repeating: xi[2]), v2)
+                a = a.addingProduct(V(repeating: xi[3]), v3)
                 VectorMath.store(a, y)
             }
         }
-        var j = j0
-        while j + 32 <= j1 {
-            let f0 = w0.factor(j), f1 = w1.factor(j), f2 = w2.factor(j), f3 = w3.factor(j)
-            for s in stride(from: j, to: j + 32, by: 8) {
-                apply(s, w0.load8(s, f0), w1.load8(s, f1), w2.load8(s, f2), w3.load8(s, f3))
-            }
-            j += 32
-        }
-        while j + 8 <= j1 {
-            apply(j, w0.load8(j, w0.factor(j)), w1.load8(j, w1.factor(j)), w2.load8(j, w2.factor(j)), w3.load8(j, w3.factor(j)))
-            j += 8
-        }
+        var j = j0, chunk = j0 &>> 5
         while j < j1 {
-            let v0 = w0.load1(j), v1 = w1.load1(j), v2 = w2.load1(j), v3 = w3.load1(j)
-            for r in 0..<m {
-                let xr = x + r * ldx
-                var a = acc[r * width + j - j0]
-                a = a.addingProduct(xr[0], v0); a = a.addingProduct(xr[1], v1)
-                a = a.addingProduct(xr[2], v2); a = a.addingProduct(xr[3], v3)
-                acc[r * width + j - j0] = a
+            let t = w.tile(group, chunk), f = t.factors()
+            let f0 = V(repeating: f[r0]), f1 = V(repeating: f[r0 &+ 1])
+            let f2 = V(repeating: f[r0 &+ 2]), f3 = V(repeating: f[r0 &+ 3])
+            var o = 0
+            while o < 32 && j &+ 8 <= j1 {
+                apply(j, t.load8(r0, o, f0), t.load8(r0 &+ 1, o, f1), t.load8(r0 &+ 2, o, f2), t.load8(r0 &+ 3, o, f3))
+                j &+= 8
+                o &+= 8
             }
-            j += 1
+            while o < 32 && j < j1 {
+                let v0 = t.load1(r0, o), v1 = t.load1(r0 &+ 1, o), v2 = t.load1(r0 &+ 2, o), v3 = t.load1(r0 &+ 3, o)
+                for i in 0..<m {
+                    let xi = x + i &* ldx, y = acc + (i &* width &+ j &- j0)
+                    var a = y[0]
+                    a = a.addingProduct(xi[0], v0); a = a.addingProduct(xi[1], v1)
+                    a = a.addingProduct(xi[2], v2); a = a.addingProduct(xi[3], v3)
+                    y[0] = a
+                }
+                j &+= 1
+                o &+= 1
+            }
+            chunk &+= 1
         }
     }
 
     /// acc[M, :] += x[M, 0] · w[row, j0 ..< j1]: one row of w (the last K mod 8 or K mod 4).
-    private static func sweep1<W: QuantizedRows>(
+    private static func sweep1<W: QuantizedTiles>(
         _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, ldx: Int, _ w: W, row: Int,
         m: Int, columns j0: Int, _ j1: Int
     ) {
         let width = j1 - j0
-        let w0 = w.row(row)
         var j = j0
         while j + 8 <= j1 {
-            let v = w0.load8(j, w0.factor(j))
-            for r in 0..<m {
-                let y = acc + r * width + (j - j0)
-                VectorMath.store(VectorMath.load(y).addingProduct(SIMD8(repeating: x[r * ldx]), v), y)
+            let v = w.load8(row: row, column: j)
+            for i in 0..<m {
+                let y = acc + i * width + (j - j0)
+                VectorMath.store(VectorMath.load(y).addingProduct(SIMD8(repeating: x[i * ldx]), v), y)
             }
             j += 8
         }
         while j < j1 {
-            let v = w0.load1(j)
-            for r in 0..<m { acc[r * width + j - j0] = acc[r * width + j - j0].addingProduct(x[r * ldx], v) }
+            let v = w.load1(row: row, column: j)
+            for i in 0..<m { acc[i * width + j - j0] = acc[i * width + j - j0].addingProduct(x[i * ldx], v) }
             j += 1
         }
     }
@@ -159,7 +161,7 @@ enum QuantizedGemm {
     /// 6×16 tiles of y on them. j0 is a multiple of 16.
     ///
     /// - y: [M, ldy], x: [M, ldx], w: [K, N], bias: [N] or nil.
-    static func blocked<W: QuantizedRows>(
+    static func blocked<W: QuantizedTiles>(
         _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int,
         _ w: W, bias: UnsafePointer<Float>?, m: Int, k: Int, columns j0: Int, _ j1: Int
     ) {
@@ -181,7 +183,7 @@ enum QuantizedGemm {
                     let rows = min(Gemm.blockRows, m - ic)
                     for panel in 0..<panels {
                         let j = jc + panel * Gemm.tileColumns
-                        let tile = QuantizedTile(
+                        let tile = PanelTile(
                             y: y, ldy: ldy, x: x + pc, ldx: ldx, panel: packed + panel * depth * Gemm.tileColumns,
                             depth: depth, column: j, columns: min(Gemm.tileColumns, j1 - j),
                             bias: pc == 0 ? bias : nil, first: pc == 0)
@@ -199,26 +201,25 @@ enum QuantizedGemm {
     /// Widens w[row ..< row + depth, column ..< column + columns] into ⌈columns/16⌉ consecutive
     /// depth × 16 panels, zero-padding the last one; rows of w are read in order (as `Gemm`'s pack).
     @inline(__always)
-    private static func pack<W: QuantizedRows>(
+    private static func pack<W: QuantizedTiles>(
         _ dst: UnsafeMutablePointer<Float>, _ w: W, row: Int, depth: Int, column: Int, columns: Int
     ) {
         let tile = Gemm.tileColumns
         let full = columns / tile, rest = columns - full * tile
         let panelSize = depth * tile
         for p in 0..<depth {
-            let r = w.row(row + p)
+            let r = row &+ p
             var d = dst + p * tile
             var c = column
             for _ in 0..<full {
-                // c is a multiple of 16: both halves lie in one q8_0 block.
-                let f = r.factor(c)
-                VectorMath.store(r.load8(c, f), d)
-                VectorMath.store(r.load8(c + 8, f), d + 8)
+                // c is a multiple of 16: both halves lie in one tile.
+                VectorMath.store(w.load8(row: r, column: c), d)
+                VectorMath.store(w.load8(row: r, column: c &+ 8), d + 8)
                 d += panelSize
-                c += tile
+                c &+= tile
             }
             if rest > 0 {
-                for i in 0..<tile { d[i] = i < rest ? r.load1(c + i) : 0 }
+                for i in 0..<tile { d[i] = i < rest ? w.load1(row: r, column: c &+ i) : 0 }
             }
         }
     }
@@ -226,7 +227,7 @@ enum QuantizedGemm {
 
 /// One column panel of y for one packed depth block (as `Gemm`'s private tile, which this file
 /// cannot reach): full 6×16 tiles run `Gemm.kernel` in place, partial ones on a local copy.
-private struct QuantizedTile {
+private struct PanelTile {
     let y: UnsafeMutablePointer<Float>
     let ldy: Int
     let x: UnsafePointer<Float>

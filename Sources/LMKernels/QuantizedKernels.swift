@@ -21,9 +21,9 @@ extension Kernels {
         precondition(w.rows == k && w.columns == n, "quantizedMatmul: weights are \(w.rows)×\(w.columns), not K×N = \(k)×\(n)")
         guard m > 0, n > 0, k >= 0 else { return }
         switch w.format {
-        case .float16: quantizedMatmul(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
-        case .bfloat16: quantizedMatmul(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
-        case .q8_0: quantizedMatmul(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
+        case .float16: quantizedMatmul(y, x, Float16Tiles(w), bias: bias, m: m, k: k, n: n)
+        case .bfloat16: quantizedMatmul(y, x, BFloat16Tiles(w), bias: bias, m: m, k: k, n: n)
+        case .q8_0: quantizedMatmul(y, x, Q8Tiles(w), bias: bias, m: m, k: k, n: n)
         }
     }
 
@@ -36,13 +36,13 @@ extension Kernels {
         precondition(w.rows == n && w.columns == k, "quantizedMatmulTransposed: weights are \(w.rows)×\(w.columns), not N×K = \(n)×\(k)")
         guard m > 0, n > 0, k >= 0 else { return }
         switch w.format {
-        case .float16: quantizedMatmulTransposed(y, x, HalfRows(w), bias: bias, m: m, k: k, n: n)
-        case .bfloat16: quantizedMatmulTransposed(y, x, BFloat16Rows(w), bias: bias, m: m, k: k, n: n)
-        case .q8_0: quantizedMatmulTransposed(y, x, Q8Rows(w), bias: bias, m: m, k: k, n: n)
+        case .float16: quantizedMatmulTransposed(y, x, Float16Tiles(w), bias: bias, m: m, k: k, n: n)
+        case .bfloat16: quantizedMatmulTransposed(y, x, BFloat16Tiles(w), bias: bias, m: m, k: k, n: n)
+        case .q8_0: quantizedMatmulTransposed(y, x, Q8Tiles(w), bias: bias, m: m, k: k, n: n)
         }
     }
 
-    private func quantizedMatmul<W: QuantizedRows>(
+    private func quantizedMatmul<W: QuantizedTiles>(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
@@ -78,7 +78,7 @@ extension Kernels {
         }
     }
 
-    private func quantizedMatmulTransposed<W: QuantizedRows>(
+    private func quantizedMatmulTransposed<W: QuantizedTiles>(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {

@@ -107,11 +107,10 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// out[columns] = row `row`, as floats (the same values `value(row:column:)` gives).
     public func dequantize(row: Int, into out: UnsafeMutablePointer<Float>) {
-        func run<W: QuantizedRows>(_ w: W) { w.row(row).dequantize(into: out, columns: columns) }
         switch format {
-        case .float16: run(HalfRows(self))
-        case .bfloat16: run(BFloat16Rows(self))
-        case .q8_0: run(Q8Rows(self))
+        case .float16: Float16Tiles(self).dequantize(row: row, into: out, columns: columns)
+        case .bfloat16: BFloat16Tiles(self).dequantize(row: row, into: out, columns: columns)
+        case .q8_0: Q8Tiles(self).dequantize(row: row, into: out, columns: columns)
         }
     }
 }

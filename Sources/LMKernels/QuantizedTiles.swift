@@ -1,0 +1,142 @@
+/// How the generic kernels read a `QuantizedMatrix`: a tile (8 rows × 32 columns) at a time, eight
+/// widened values at once.
+///
+/// The kernels are written once over this protocol and specialised by the compiler for each format,
+/// so each read is a few inlined instructions: vcvtph2ps for float16, a zero-extend and shift for
+/// bfloat16, a sign-extend, convert and multiply by the row's scale for q8_0. Index arithmetic wraps
+/// (`&+`, `&*`): it stays within the matrix for every shape the kernels accept, and overflow checks in
+/// the innermost loops cost more than the loads.
+protocol QuantizedTiles {
+    associatedtype Tile: QuantizedTile
+    /// Tile (group, chunk): rows 8·group ..< 8·group + 8, columns 32·chunk ..< 32·chunk + 32.
+    func tile(_ group: Int, _ chunk: Int) -> Tile
+}
+
+/// One tile of a `QuantizedMatrix`: rows r in 0 ..< 8, columns (offsets) o in 0 ..< 32.
+protocol QuantizedTile {
+    /// The eight rows' scales (all 1 for formats without scales).
+    func factors() -> SIMD8<Float>
+    /// Row r's scale.
+    func factor(_ r: Int) -> Float
+    /// Row r, offsets o ..< o + 8 (o a multiple of 8), given the row's scale in every lane.
+    func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float>
+    /// Row r at offset o.
+    func load1(_ r: Int, _ o: Int) -> Float
+}
+
+extension QuantizedTiles {
+    /// w[row, column ..< column + 8] (column a multiple of 8).
+    @inline(__always)
+    func load8(row: Int, column: Int) -> SIMD8<Float> {
+        let t = tile(row &>> 3, column &>> 5), r = row & 7
+        return t.load8(r, column & 31, SIMD8(repeating: t.factor(r)))
+    }
+
+    /// w[row, column].
+    @inline(__always)
+    func load1(row: Int, column: Int) -> Float { tile(row &>> 3, column &>> 5).load1(row & 7, column & 31) }
+
+    /// out[columns] = row `row` (of a matrix `columns` wide), widened.
+    @inline(__always)
+    func dequantize(row: Int, into out: UnsafeMutablePointer<Float>, columns: Int) {
+        var c = 0
+        while c &+ 8 <= columns {
+            VectorMath.store(load8(row: row, column: c), out + c)
+            c &+= 8
+        }
+        while c < columns {
+            out[c] = load1(row: row, column: c)
+            c &+= 1
+        }
+    }
+}
+
+/// Tiles of 2-byte values (float16, bfloat16): the tile starts `tileSize` values apart, in tile order.
+struct HalfTiles<Widen: HalfWidening>: QuantizedTiles {
+    let base: UnsafePointer<UInt16>
+    let tilesPerRow: Int
+
+    init(_ m: QuantizedMatrix) {
+        base = m.values.assumingMemoryBound(to: UInt16.self)
+        tilesPerRow = m.tilesPerRow
+    }
+
+    @inline(__always)
+    func tile(_ group: Int, _ chunk: Int) -> HalfTile<Widen> {
+        HalfTile(p: base + (group &* tilesPerRow &+ chunk) &* QuantizedMatrix.tileSize)
+    }
+}
+
+/// How eight 2-byte values become floats.
+protocol HalfWidening {
+    static func load8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float>
+    static func load1(_ bits: UInt16) -> Float
+}
+
+/// IEEE float16.
+enum Float16Widening: HalfWidening {
+    @inline(__always) static func load8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> { HalfPrecision.loadHalf8(p) }
+    @inline(__always) static func load1(_ bits: UInt16) -> Float { HalfPrecision.float(half: bits) }
+}
+
+/// bfloat16.
+enum BFloat16Widening: HalfWidening {
+    @inline(__always) static func load8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> { HalfPrecision.loadBFloat8(p) }
+    @inline(__always) static func load1(_ bits: UInt16) -> Float { HalfPrecision.float(bfloat16: bits) }
+}
+
+/// One tile of 2-byte values.
+struct HalfTile<Widen: HalfWidening>: QuantizedTile {
+    let p: UnsafePointer<UInt16>
+    @inline(__always) func factors() -> SIMD8<Float> { SIMD8(repeating: 1) }
+    @inline(__always) func factor(_ r: Int) -> Float { 1 }
+    @inline(__always)
+    func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float> {
+        Widen.load8(p + (r &* QuantizedMatrix.blockSize &+ o))
+    }
+    @inline(__always)
+    func load1(_ r: Int, _ o: Int) -> Float { Widen.load1(p[r &* QuantizedMatrix.blockSize &+ o]) }
+}
+
+/// float16 tiles.
+typealias Float16Tiles = HalfTiles<Float16Widening>
+/// bfloat16 tiles.
+typealias BFloat16Tiles = HalfTiles<BFloat16Widening>
+
+/// q8_0 tiles: int8 values, and each tile's eight row scales (float16) together.
+struct Q8Tiles: QuantizedTiles {
+    let values: UnsafePointer<Int8>
+    let scales: UnsafePointer<UInt16>
+    let tilesPerRow: Int
+
+    init(_ m: QuantizedMatrix) {
+        values = m.values.assumingMemoryBound(to: Int8.self)
+        scales = m.scales.unsafelyUnwrapped
+        tilesPerRow = m.tilesPerRow
+    }
+
+    @inline(__always)
+    func tile(_ group: Int, _ chunk: Int) -> Q8Tile {
+        let index = group &* tilesPerRow &+ chunk
+        return Q8Tile(values: values + index &* QuantizedMatrix.tileSize, scales: scales + index &* QuantizedMatrix.tileRows)
+    }
+}
+
+/// One q8_0 tile.
+struct Q8Tile: QuantizedTile {
+    let values: UnsafePointer<Int8>
+    let scales: UnsafePointer<UInt16>
+
+    @inline(__always) func factors() -> SIMD8<Float> { HalfPrecision.loadHalf8(scales) }
+    @inline(__always) func factor(_ r: Int) -> Float { HalfPrecision.float(half: scales[r]) }
+
+    @inline(__always)
+    func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float> {
+        factor * HalfPrecision.loadInt8(values + (r &* QuantizedMatrix.blockSize &+ o))
+    }
+
+    @inline(__always)
+    func load1(_ r: Int, _ o: Int) -> Float {
+        HalfPrecision.float(half: scales[r]) * Float(values[r &* QuantizedMatrix.blockSize &+ o])
+    }
+}
