@@ -36,11 +36,12 @@ extension GPT2Weights {
             Self.withFloats(of: t) { dst.update(from: $0, count: t.count) }
             return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(dst))
         }
-        func convert(_ t: WeightTensor) -> WeightTensor {
+        // The head and embedding are read a row at a time (x·wᵀ, lookups); the blocks' matrices as x·w.
+        func convert(_ t: WeightTensor, _ order: QuantizedTileOrder) -> WeightTensor {
             let rows = t.shape.first ?? 0, columns = rows == 0 ? 0 : t.count / rows
             return Self.withFloats(of: t) { source in
                 if let format = precision.format {
-                    let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format)
+                    let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format, order: order)
                     owners.append(storage)
                     return WeightTensor(key: t.key, matrix: storage.matrix)
                 }
@@ -51,16 +52,16 @@ extension GPT2Weights {
             }
         }
 
-        let newWte = convert(wte)
-        let newHead = Self.sameMemory(lmHead, wte) ? newWte : convert(lmHead)
+        let newWte = convert(wte, .rowMajor)
+        let newHead = Self.sameMemory(lmHead, wte) ? newWte : convert(lmHead, .rowMajor)
         let newLayers = layers.map { layer in
             GPT2LayerWeights(
                 ln1Weight: copy(layer.ln1Weight), ln1Bias: copy(layer.ln1Bias),
-                attnWeight: convert(layer.attnWeight), attnBias: copy(layer.attnBias),
-                attnProjWeight: convert(layer.attnProjWeight), attnProjBias: copy(layer.attnProjBias),
+                attnWeight: convert(layer.attnWeight, .columnMajor), attnBias: copy(layer.attnBias),
+                attnProjWeight: convert(layer.attnProjWeight, .columnMajor), attnProjBias: copy(layer.attnProjBias),
                 ln2Weight: copy(layer.ln2Weight), ln2Bias: copy(layer.ln2Bias),
-                fcWeight: convert(layer.fcWeight), fcBias: copy(layer.fcBias),
-                mlpProjWeight: convert(layer.mlpProjWeight), mlpProjBias: copy(layer.mlpProjBias))
+                fcWeight: convert(layer.fcWeight, .columnMajor), fcBias: copy(layer.fcBias),
+                mlpProjWeight: convert(layer.mlpProjWeight, .columnMajor), mlpProjBias: copy(layer.mlpProjBias))
         }
         return GPT2Weights(
             config: config, wte: newWte, wpe: copy(wpe), layers: newLayers,

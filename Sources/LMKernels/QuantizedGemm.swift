@@ -1,158 +1,141 @@
-/// The matrix product y = x·w (+ bias) with w [K, N] a `QuantizedMatrix` (Conv1D layout), over a
-/// range of output columns; `Kernels.matmul(_:_:_:bias:m:k:n:)` splits the columns between threads.
+/// The matrix product y = x·w (+ bias) with w [K, N] a `QuantizedMatrix` in column-major tile order
+/// (Conv1D layout), over a range of output columns; `Kernels.quantizedMatmul` splits them between threads.
 ///
 /// Each output element gets exactly `Gemm`'s operations — bias (or 0), then one fused multiply-add per
 /// p = 0, 1, …, K−1 in order — on the widened weight, so the result is the same bits as `Gemm` on the
-/// dequantized matrix, whatever M, the split or the tile. Column ranges start on a multiple of 32
-/// (a whole q8_0 block).
+/// dequantized matrix, whatever M, the split or the tile.
 enum QuantizedGemm {
-    /// Columns per unit of work: one q8_0 block.
-    static let columnUnit = QuantizedMatrix.blockSize
+    typealias V = SIMD8<Float>
 
-    /// acc[M, j1 − j0] += x[M, K] · w[K, j0 ..< j1] for M ≤ 4 rows, streaming w once; j0 is a multiple of 32.
+    /// y[M, 32·c0 ..< min(N, 32·c1)] = x[M, K] · w[K, …] (+ bias) for M ≤ 4 rows, streaming w once.
     ///
-    /// - acc: [M, j1 − j0] (column j0 at index 0, holding the bias), x: [M, ldx], w: [K, N].
-    /// One row (decode) sweeps a row group of w (8 rows) at a time over the columns, a tile at a time,
-    /// with x's eight values in registers and acc in L1; two to four rows take four rows of w at a time,
-    /// each widened slice applied to every row of acc.
+    /// - y: [M, ldy], x: [M, ldx], w: [K, N], bias: [N] or nil.
+    /// Column block by column block (32 columns: one tile wide): its tiles, top to bottom, are one
+    /// sequential run of memory, and its 32 sums per row stay in registers (one row) or in L1 (two to
+    /// four) until K is done; each sum is written once.
     static func streaming<W: QuantizedTiles>(
-        _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, ldx: Int, _ w: W,
-        m: Int, k: Int, columns j0: Int, _ j1: Int
+        _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int, _ w: W,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int, chunks c0: Int, _ c1: Int
     ) {
-        var p = 0
-        if m == 1 {
-            while p + 8 <= k {
-                sweep8(acc, x + p, w, group: p >> 3, columns: j0, j1)
-                p += 8
+        for c in c0..<c1 {
+            if m == 1 {
+                column1(y, x, w, bias: bias, k: k, n: n, chunk: c)
+            } else {
+                columnFew(y, ldy: ldy, x, ldx: ldx, w, bias: bias, m: m, k: k, n: n, chunk: c)
             }
-        } else {
-            while p + 4 <= k {
-                sweep4(acc, x + p, ldx: ldx, w, row: p, m: m, columns: j0, j1)
-                p += 4
-            }
-        }
-        while p < k {
-            sweep1(acc, x + p, ldx: ldx, w, row: p, m: m, columns: j0, j1)
-            p += 1
         }
     }
 
-    /// acc[0, :] += x[0 ..< 8] · w[8·group ..< 8·group + 8, j0 ..< j1], one fused multiply-add per row of w in order.
+    /// The bias (or zeros) for columns 32·chunk ..< 32·chunk + 32 as four vectors; lanes past N are 0.
+    @inline(__always)
+    private static func initial(_ bias: UnsafePointer<Float>?, _ j: Int, _ width: Int) -> (V, V, V, V) {
+        guard let bias else { return (V(), V(), V(), V()) }
+        if width == 32 {
+            let b = bias + j
+            return (VectorMath.load(b), VectorMath.load(b + 8), VectorMath.load(b + 16), VectorMath.load(b + 24))
+        }
+        func part(_ s: Int) -> V { VectorMath.loadPartial(bias + j + s, count: max(0, width - s)) }
+        return (part(0), part(8), part(16), part(24))
+    }
+
+    /// Stores four vectors as columns j ..< j + width of a row.
+    @inline(__always)
+    private static func put(_ a: (V, V, V, V), _ y: UnsafeMutablePointer<Float>, _ width: Int) {
+        if width == 32 {
+            VectorMath.store(a.0, y); VectorMath.store(a.1, y + 8)
+            VectorMath.store(a.2, y + 16); VectorMath.store(a.3, y + 24)
+        } else {
+            VectorMath.storePartial(a.0, y, count: width)
+            VectorMath.storePartial(a.1, y + 8, count: max(0, width - 8))
+            VectorMath.storePartial(a.2, y + 16, count: max(0, width - 16))
+            VectorMath.storePartial(a.3, y + 24, count: max(0, width - 24))
+        }
+    }
+
+    /// y[0, 32·chunk …] for one row: 32 sums in four registers over all of K.
     @inline(never)
-    private static func sweep8<W: QuantizedTiles>(
-        _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W, group: Int, columns j0: Int, _ j1: Int
+    private static func column1<W: QuantizedTiles>(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
+        bias: UnsafePointer<Float>?, k: Int, n: Int, chunk: Int
     ) {
-        typealias V = SIMD8<Float>
-        let xs = (V(repeating: x[0]), V(repeating: x[1]), V(repeating: x[2]), V(repeating: x[3]),
-                  V(repeating: x[4]), V(repeating: x[5]), V(repeating: x[6]), V(repeating: x[7]))
-        var j = j0, chunk = j0 &>> 5
-        // Whole tiles: four accumulators, each row's scale fetched once.
-        while j &+ 32 <= j1 {
-            let t = w.tile(group, chunk), f = t.factors()
-            let y = acc + (j &- j0)
-            var a = VectorMath.load(y), b = VectorMath.load(y + 8)
-            var c = VectorMath.load(y + 16), d = VectorMath.load(y + 24)
-            @inline(__always) func apply(_ r: Int, _ xr: V) {
-                let fr = V(repeating: f[r])
+        let j = chunk &* 32, width = min(32, n &- j)
+        var (a, b, c, d) = initial(bias, j, width)
+        let groups = k &>> 3
+        var g = 0
+        while g < groups {
+            let t = w.tile(g, chunk), f = t.factors(), xp = x + g &* 8
+            @inline(__always) func row(_ r: Int) {
+                let xr = V(repeating: xp[r]), fr = V(repeating: f[r])
                 a = a.addingProduct(xr, t.load8(r, 0, fr)); b = b.addingProduct(xr, t.load8(r, 8, fr))
                 c = c.addingProduct(xr, t.load8(r, 16, fr)); d = d.addingProduct(xr, t.load8(r, 24, fr))
             }
-            apply(0, xs.0); apply(1, xs.1); apply(2, xs.2); apply(3, xs.3)
-            apply(4, xs.4); apply(5, xs.5); apply(6, xs.6); apply(7, xs.7)
-            VectorMath.store(a, y); VectorMath.store(b, y + 8)
-            VectorMath.store(c, y + 16); VectorMath.store(d, y + 24)
-            j &+= 32
-            chunk &+= 1
+            row(0); row(1); row(2); row(3); row(4); row(5); row(6); row(7)
+            g &+= 1
         }
-        guard j < j1 else { return }
-        // The last, partial tile: eight columns at a time, then one.
-        let t = w.tile(group, chunk), f = t.factors()
-        var o = 0
-        while j &+ 8 <= j1 {
-            let y = acc + (j &- j0)
-            var a = VectorMath.load(y)
-            @inline(__always) func apply(_ r: Int, _ xr: V) { a = a.addingProduct(xr, t.load8(r, o, V(repeating: f[r]))) }
-            apply(0, xs.0); apply(1, xs.1); apply(2, xs.2); apply(3, xs.3)
-            apply(4, xs.4); apply(5, xs.5); apply(6, xs.6); apply(7, xs.7)
-            VectorMath.store(a, y)
-            j &+= 8
-            o &+= 8
+        // The last K mod 8 rows of w: the first rows of one more tile.
+        let rest = k &- groups &* 8
+        if rest > 0 {
+            let t = w.tile(groups, chunk), f = t.factors(), xp = x + groups &* 8
+            for r in 0..<rest {
+                let xr = V(repeating: xp[r]), fr = V(repeating: f[r])
+                a = a.addingProduct(xr, t.load8(r, 0, fr)); b = b.addingProduct(xr, t.load8(r, 8, fr))
+                c = c.addingProduct(xr, t.load8(r, 16, fr)); d = d.addingProduct(xr, t.load8(r, 24, fr))
+            }
         }
-        while j < j1 {
-            var a = acc[j &- j0]
-            for r in 0..<8 { a = a.addingProduct(x[r], t.load1(r, o)) }
-            acc[j &- j0] = a
-            j &+= 1
-            o &+= 1
-        }
+        put((a, b, c, d), y + j, width)
     }
 
-    /// acc[M, :] += x[M, 0 ..< 4] · w[row ..< row + 4, j0 ..< j1] for M ≤ 4 (row a multiple of 4, so the
-    /// four rows share a tile), each widened slice of w applied to every row of acc while in registers.
+    /// y[M, 32·chunk …] for 2 to 4 rows: sums in L1, each slab of 8 rows × 8 columns of w widened once
+    /// and applied to every row.
     @inline(never)
-    private static func sweep4<W: QuantizedTiles>(
-        _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, ldx: Int, _ w: W, row: Int,
-        m: Int, columns j0: Int, _ j1: Int
+    private static func columnFew<W: QuantizedTiles>(
+        _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int, _ w: W,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int, chunk: Int
     ) {
-        typealias V = SIMD8<Float>
-        let width = j1 &- j0, group = row &>> 3, r0 = row & 7
-        @inline(__always) func apply(_ j: Int, _ v0: V, _ v1: V, _ v2: V, _ v3: V) {
+        let j = chunk &* 32, width = min(32, n &- j)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buffer in
+            let acc = buffer.baseAddress!
+            let start = initial(bias, j, width)
             for i in 0..<m {
-                let xi = x + i &* ldx, y = acc + (i &* width &+ j &- j0)
-                var a = VectorMath.load(y)
-                a = a.addingProduct(V(repeating: xi[0]), v0)
-                a = a.addingProduct(V(repeating: xi[1]), v1)
-                a = a.addingProduct(V(repeating: xi[2]), v2)
-                a = a.addingProduct(V(repeating: xi[3]), v3)
-                VectorMath.store(a, y)
+                let row = acc + i &* 32
+                VectorMath.store(start.0, row); VectorMath.store(start.1, row + 8)
+                VectorMath.store(start.2, row + 16); VectorMath.store(start.3, row + 24)
             }
-        }
-        var j = j0, chunk = j0 &>> 5
-        while j < j1 {
-            let t = w.tile(group, chunk), f = t.factors()
-            let f0 = V(repeating: f[r0]), f1 = V(repeating: f[r0 &+ 1])
-            let f2 = V(repeating: f[r0 &+ 2]), f3 = V(repeating: f[r0 &+ 3])
-            var o = 0
-            while o < 32 && j &+ 8 <= j1 {
-                apply(j, t.load8(r0, o, f0), t.load8(r0 &+ 1, o, f1), t.load8(r0 &+ 2, o, f2), t.load8(r0 &+ 3, o, f3))
-                j &+= 8
-                o &+= 8
-            }
-            while o < 32 && j < j1 {
-                let v0 = t.load1(r0, o), v1 = t.load1(r0 &+ 1, o), v2 = t.load1(r0 &+ 2, o), v3 = t.load1(r0 &+ 3, o)
-                for i in 0..<m {
-                    let xi = x + i &* ldx, y = acc + (i &* width &+ j &- j0)
-                    var a = y[0]
-                    a = a.addingProduct(xi[0], v0); a = a.addingProduct(xi[1], v1)
-                    a = a.addingProduct(xi[2], v2); a = a.addingProduct(xi[3], v3)
-                    y[0] = a
+            let groups = k &>> 3
+            var g = 0
+            while g < groups {
+                let t = w.tile(g, chunk), f = t.factors()
+                for s in stride(from: 0, to: 32, by: 8) {
+                    let v0 = t.load8(0, s, V(repeating: f[0])), v1 = t.load8(1, s, V(repeating: f[1]))
+                    let v2 = t.load8(2, s, V(repeating: f[2])), v3 = t.load8(3, s, V(repeating: f[3]))
+                    let v4 = t.load8(4, s, V(repeating: f[4])), v5 = t.load8(5, s, V(repeating: f[5]))
+                    let v6 = t.load8(6, s, V(repeating: f[6])), v7 = t.load8(7, s, V(repeating: f[7]))
+                    for i in 0..<m {
+                        let xi = x + (i &* ldx &+ g &* 8), yi = acc + (i &* 32 &+ s)
+                        var a = VectorMath.load(yi)
+                        a = a.addingProduct(V(repeating: xi[0]), v0); a = a.addingProduct(V(repeating: xi[1]), v1)
+                        a = a.addingProduct(V(repeating: xi[2]), v2); a = a.addingProduct(V(repeating: xi[3]), v3)
+                        a = a.addingProduct(V(repeating: xi[4]), v4); a = a.addingProduct(V(repeating: xi[5]), v5)
+                        a = a.addingProduct(V(repeating: xi[6]), v6); a = a.addingProduct(V(repeating: xi[7]), v7)
+                        VectorMath.store(a, yi)
+                    }
                 }
-                j &+= 1
-                o &+= 1
+                g &+= 1
             }
-            chunk &+= 1
-        }
-    }
-
-    /// acc[M, :] += x[M, 0] · w[row, j0 ..< j1]: one row of w (the last K mod 8 or K mod 4).
-    private static func sweep1<W: QuantizedTiles>(
-        _ acc: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, ldx: Int, _ w: W, row: Int,
-        m: Int, columns j0: Int, _ j1: Int
-    ) {
-        let width = j1 - j0
-        var j = j0
-        while j + 8 <= j1 {
-            let v = w.load8(row: row, column: j)
-            for i in 0..<m {
-                let y = acc + i * width + (j - j0)
-                VectorMath.store(VectorMath.load(y).addingProduct(SIMD8(repeating: x[i * ldx]), v), y)
+            let rest = k &- groups &* 8
+            if rest > 0 {
+                let t = w.tile(groups, chunk), f = t.factors()
+                for r in 0..<rest {
+                    for s in stride(from: 0, to: 32, by: 8) {
+                        let v = t.load8(r, s, V(repeating: f[r]))
+                        for i in 0..<m {
+                            let yi = acc + (i &* 32 &+ s)
+                            VectorMath.store(VectorMath.load(yi).addingProduct(V(repeating: x[i &* ldx &+ groups &* 8 &+ r]), v), yi)
+                        }
+                    }
+                }
             }
-            j += 8
-        }
-        while j < j1 {
-            let v = w.load1(row: row, column: j)
-            for i in 0..<m { acc[i * width + j - j0] = acc[i * width + j - j0].addingProduct(x[i * ldx], v) }
-            j += 1
+            for i in 0..<m { (y + (i &* ldy &+ j)).update(from: acc + i &* 32, count: width) }
         }
     }
 
@@ -199,27 +182,27 @@ enum QuantizedGemm {
     }
 
     /// Widens w[row ..< row + depth, column ..< column + columns] into ⌈columns/16⌉ consecutive
-    /// depth × 16 panels, zero-padding the last one; rows of w are read in order (as `Gemm`'s pack).
+    /// depth × 16 panels, zero-padding the last one. Panel by panel, so that each reads its tiles
+    /// (column-major) in order.
     @inline(__always)
     private static func pack<W: QuantizedTiles>(
         _ dst: UnsafeMutablePointer<Float>, _ w: W, row: Int, depth: Int, column: Int, columns: Int
     ) {
         let tile = Gemm.tileColumns
-        let full = columns / tile, rest = columns - full * tile
-        let panelSize = depth * tile
-        for p in 0..<depth {
-            let r = row &+ p
-            var d = dst + p * tile
-            var c = column
-            for _ in 0..<full {
-                // c is a multiple of 16: both halves lie in one tile.
-                VectorMath.store(w.load8(row: r, column: c), d)
-                VectorMath.store(w.load8(row: r, column: c &+ 8), d + 8)
-                d += panelSize
-                c &+= tile
-            }
-            if rest > 0 {
-                for i in 0..<tile { d[i] = i < rest ? w.load1(row: r, column: c &+ i) : 0 }
+        let panels = (columns + tile - 1) / tile
+        for panel in 0..<panels {
+            let c = column &+ panel &* tile, width = min(tile, columns - panel * tile)
+            var d = dst + panel &* depth &* tile
+            for p in 0..<depth {
+                let r = row &+ p
+                if width == tile {
+                    // c is a multiple of 16: both halves lie in one tile.
+                    VectorMath.store(w.load8(row: r, column: c), d)
+                    VectorMath.store(w.load8(row: r, column: c &+ 8), d + 8)
+                } else {
+                    for i in 0..<tile { d[i] = i < width ? w.load1(row: r, column: c &+ i) : 0 }
+                }
+                d += tile
             }
         }
     }

@@ -11,14 +11,15 @@
 extension Kernels {
     /// y[M, N] = x[M, K] · w[K, N] (+ bias[N]) with w stored as `w.format` (w.rows = K, w.columns = N).
     ///
-    /// Up to four rows stream w once, split by whole q8_0 blocks of columns; each thread accumulates
-    /// its columns in its own scratch (so neighbours never write one cache line) and copies them out.
-    /// More rows use the blocked kernel on widened panels, split by columns or rows as `matmul` does.
+    /// w must be in column-major tile order. Up to four rows stream w once, split by 32-column blocks
+    /// (each thread's tiles one run of memory); more rows use the blocked kernel on widened panels,
+    /// split by columns or rows as `matmul` does.
     public func quantizedMatmul(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
         precondition(w.rows == k && w.columns == n, "quantizedMatmul: weights are \(w.rows)×\(w.columns), not K×N = \(k)×\(n)")
+        precondition(w.order == .columnMajor, "quantizedMatmul reads weights in column-major tile order")
         guard m > 0, n > 0, k >= 0 else { return }
         switch w.format {
         case .float16: quantizedMatmul(y, x, Float16Tiles(w), bias: bias, m: m, k: k, n: n)
@@ -28,12 +29,14 @@ extension Kernels {
     }
 
     /// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]) with w stored as `w.format` (w.rows = N, w.columns = K),
-    /// split by rows of w. One row widens w on the fly; more widen 64 rows of w at a time into scratch.
+    /// split by rows of w, which must be in row-major tile order. One row widens w on the fly; more
+    /// widen 64 rows of w at a time into scratch.
     public func quantizedMatmulTransposed(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
         precondition(w.rows == n && w.columns == k, "quantizedMatmulTransposed: weights are \(w.rows)×\(w.columns), not N×K = \(n)×\(k)")
+        precondition(w.order == .rowMajor, "quantizedMatmulTransposed reads weights in row-major tile order")
         guard m > 0, n > 0, k >= 0 else { return }
         switch w.format {
         case .float16: quantizedMatmulTransposed(y, x, Float16Tiles(w), bias: bias, m: m, k: k, n: n)
@@ -48,19 +51,9 @@ extension Kernels {
     ) {
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         if m <= Gemm.fewRowsLimit {
-            let unit = QuantizedGemm.columnUnit
-            Parallel.split(units: (n + unit - 1) / unit, pieces: pieces) { lower, upper in
-                let j0 = lower * unit, j1 = min(n, upper * unit), width = j1 - j0
-                let acc = ThreadScratch.floats(.packedPanels, count: m * width)
-                for r in 0..<m {
-                    if let bias {
-                        (acc + r * width).update(from: bias + j0, count: width)
-                    } else {
-                        (acc + r * width).update(repeating: 0, count: width)
-                    }
-                }
-                QuantizedGemm.streaming(acc, x, ldx: k, w, m: m, k: k, columns: j0, j1)
-                for r in 0..<m { (y + r * n + j0).update(from: acc + r * width, count: width) }
+            let chunks = (n + QuantizedMatrix.blockSize - 1) / QuantizedMatrix.blockSize
+            Parallel.split(units: chunks, pieces: pieces) { lower, upper in
+                QuantizedGemm.streaming(y, ldy: n, x, ldx: k, w, bias: bias, m: m, k: k, n: n, chunks: lower, upper)
             }
             return
         }

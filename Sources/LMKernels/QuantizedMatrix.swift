@@ -18,16 +18,25 @@ public enum QuantizedFormat: String, Sendable, CaseIterable {
     }
 }
 
+/// The order of a `QuantizedMatrix`'s tiles, chosen for the product that reads it.
+public enum QuantizedTileOrder: String, Sendable {
+    /// Row group by row group (each left to right): for y = x·wᵀ with w [N, K], where one output reads
+    /// a row of w (`Kernels.quantizedMatmulTransposed`).
+    case rowMajor
+    /// Column block by column block (each top to bottom): for y = x·w with w [K, N], where 32 outputs
+    /// read 32 columns of w (`Kernels.quantizedMatmul`).
+    case columnMajor
+}
+
 /// A read-only weight matrix [rows, columns] in a `QuantizedFormat`, laid out in tiles.
 ///
-/// A tile is 8 rows × 32 columns (one q8_0 block per row), stored row by row; tiles are stored row
-/// group by row group, and within a group from left to right, so `values` holds tile (g, c) — rows
-/// 8g ..< 8g+8, columns 32c ..< 32c+32 — at tile index g · `tilesPerRow` + c. Rows and columns are
-/// padded with zeros to whole tiles. q8_0 `scales` follow the same order: the 8 rows' scales of tile
-/// (g, c) at 8 · (g · `tilesPerRow` + c). Why tiles: a decode product reads 8 rows of the matrix at a
-/// time over its columns (or 8 rows over their length, for the head), and in this order those reads
-/// are one sequential stream, whereas 8 separate rows of a few hundred bytes each are too short for
-/// the hardware prefetchers.
+/// A tile holds rows 8g ..< 8g+8 and columns 32c ..< 32c+32 (one q8_0 block per row) as four slabs of
+/// eight columns, each slab row by row: (r, o) is at 64·(o / 8) + 8·r + o % 8 in the tile. Tiles follow
+/// `order`; rows and columns are padded with zeros to whole tiles. q8_0 `scales` follow the tiles, the
+/// 8 rows' scales of a tile together. Why tiles: a decode product reads 8 rows by 32 columns of the
+/// matrix at a time; in this layout, in either order, those reads are one ascending sequential stream
+/// (per thread), whereas rows of a few hundred bytes read side by side are too short for the hardware
+/// prefetchers.
 ///
 /// A view: `QuantizedStorage` owns the memory and must outlive it. The value every kernel multiplies
 /// by is `value(row:column:)`: the float16 or bfloat16 widened (exact), or for q8_0 the block's scale
@@ -40,9 +49,13 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public static let tileRows = 8
     /// Values in a tile.
     static let tileSize = tileRows * blockSize
+    /// Values in a slab (8 rows × 8 columns) of a tile.
+    static let slabSize = tileRows * 8
 
     /// The storage format.
     public let format: QuantizedFormat
+    /// The order of the tiles.
+    public let order: QuantizedTileOrder
     /// Number of rows.
     public let rows: Int
     /// Number of columns.
@@ -53,10 +66,14 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public let scales: UnsafePointer<UInt16>?
 
     /// A view of memory laid out as described above; the caller keeps it alive. q8_0 needs `scales`.
-    public init(format: QuantizedFormat, rows: Int, columns: Int, values: UnsafeRawPointer, scales: UnsafePointer<UInt16>?) {
+    public init(
+        format: QuantizedFormat, order: QuantizedTileOrder, rows: Int, columns: Int,
+        values: UnsafeRawPointer, scales: UnsafePointer<UInt16>?
+    ) {
         precondition(rows >= 0 && columns >= 0, "QuantizedMatrix: negative shape \(rows)×\(columns)")
         precondition(format != .q8_0 || scales != nil, "QuantizedMatrix: q8_0 needs scales")
         self.format = format
+        self.order = order
         self.rows = rows
         self.columns = columns
         self.values = values
@@ -72,23 +89,28 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public var tilesPerRow: Int { (columns + Self.blockSize - 1) / Self.blockSize }
     /// Row groups: ⌈rows / 8⌉.
     public var rowGroups: Int { (rows + Self.tileRows - 1) / Self.tileRows }
-    /// Number of tiles.
-    public var tileCount: Int { rowGroups * tilesPerRow }
 
     /// Bytes the values and scales take (with padding).
     public var byteCount: Int { format.byteCount(rows: rows, columns: columns) }
 
+    /// Tile (group, chunk)'s index: how many tiles precede it.
+    @inline(__always)
+    func tileIndex(group: Int, chunk: Int) -> Int {
+        order == .rowMajor ? group &* tilesPerRow &+ chunk : chunk &* rowGroups &+ group
+    }
+
     /// Index of (row, column) in `values`.
     @inline(__always)
     func index(row: Int, column: Int) -> Int {
-        let tile = (row >> 3) * tilesPerRow + (column >> 5)
-        return tile * Self.tileSize + (row & 7) * Self.blockSize + (column & 31)
+        let o = column & 31
+        return tileIndex(group: row &>> 3, chunk: column &>> 5) &* Self.tileSize
+            &+ (o &>> 3) &* Self.slabSize &+ (row & 7) &* 8 &+ (o & 7)
     }
 
     /// Index in `scales` of the scale of (row, column) (q8_0).
     @inline(__always)
     func scaleIndex(row: Int, column: Int) -> Int {
-        ((row >> 3) * tilesPerRow + (column >> 5)) * Self.tileRows + (row & 7)
+        tileIndex(group: row &>> 3, chunk: column &>> 5) &* Self.tileRows &+ (row & 7)
     }
 
     /// The weight at (row, column) as the kernels use it.

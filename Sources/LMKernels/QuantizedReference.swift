@@ -5,11 +5,12 @@
 public enum QuantizedReference {
     /// w[row, column] decoded from its bits: float16 by its fields, bfloat16 as the top half of a
     /// float32, q8_0 as the float16 scale (decoded the same way) times the int8. Found in the tiles
-    /// as `QuantizedMatrix` describes them: tile (row / 8, column / 32), row row % 8 of the tile.
+    /// as `QuantizedMatrix` describes them: tile (row / 8, column / 32) in the matrix's order, then
+    /// slab (column % 32) / 8 of the tile, row row % 8 of the slab, column column % 8.
     public static func value(_ w: QuantizedMatrix, row: Int, column: Int) -> Float {
-        let tilesPerRow = (w.columns + 31) / 32
-        let tile = (row / 8) * tilesPerRow + column / 32
-        let i = tile * 8 * 32 + (row % 8) * 32 + column % 32
+        let groups = (w.rows + 7) / 8, tilesPerRow = (w.columns + 31) / 32
+        let tile = w.order == .rowMajor ? (row / 8) * tilesPerRow + column / 32 : (column / 32) * groups + row / 8
+        let i = tile * 256 + ((column % 32) / 8) * 64 + (row % 8) * 8 + column % 8
         switch w.format {
         case .float16:
             return halfValue(w.values.load(fromByteOffset: 2 * i, as: UInt16.self))

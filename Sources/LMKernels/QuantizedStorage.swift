@@ -1,6 +1,7 @@
 import Glibc
 
-/// Owns the memory of one `QuantizedMatrix`, converted from float32 when it is made.
+/// Owns the memory of one `QuantizedMatrix`, converted from float32 when it is made. The matrix is a
+/// view: keep this object alive (`withExtendedLifetime`) for as long as the matrix is used.
 ///
 /// float16 and bfloat16 round each weight to nearest (ties to even). q8_0 gives each block of 32
 /// weights of a row the scale d = max|w| / 127 rounded to float16, and each weight round(w / d)
@@ -11,8 +12,9 @@ public final class QuantizedStorage: @unchecked Sendable {
     public let matrix: QuantizedMatrix
     private let raw: UnsafeMutableRawPointer
 
-    /// Converts `source[rows, columns]` (row-major float32) to `format`, in tiles.
-    public init(converting source: UnsafePointer<Float>, rows: Int, columns: Int, format: QuantizedFormat) {
+    /// Converts `source[rows, columns]` (row-major float32) to `format`, in tiles in `order`.
+    public init(converting source: UnsafePointer<Float>, rows: Int, columns: Int, format: QuantizedFormat,
+                order: QuantizedTileOrder) {
         precondition(rows >= 0 && columns >= 0, "QuantizedStorage: negative shape \(rows)×\(columns)")
         let tiles = QuantizedMatrix.tileCount(rows: rows, columns: columns)
         let valueBytes = tiles * QuantizedMatrix.tileSize * format.valueBytes
@@ -28,23 +30,34 @@ public final class QuantizedStorage: @unchecked Sendable {
         memset(memory, 0, bytes)  // the padding of partial tiles is zero
         raw = memory
         let scales = format == .q8_0 ? (memory + scaleOffset).bindMemory(to: UInt16.self, capacity: scaleBytes / 2) : nil
-        matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, values: UnsafeRawPointer(memory),
-                                 scales: scales.map { UnsafePointer($0) })
+        matrix = QuantizedMatrix(format: format, order: order, rows: rows, columns: columns,
+                                 values: UnsafeRawPointer(memory), scales: scales.map { UnsafePointer($0) })
         let m = matrix
-        // One block (up to 32 columns of one row) at a time: its values are contiguous in the tile.
-        for r in 0..<rows {
-            for c in stride(from: 0, to: columns, by: QuantizedMatrix.blockSize) {
-                let count = min(QuantizedMatrix.blockSize, columns - c)
-                let src = source + r * columns + c
-                let i = m.index(row: r, column: c)
-                switch format {
-                case .float16:
-                    HalfPrecision.convertToHalf(src, memory.assumingMemoryBound(to: UInt16.self) + i, count: count)
-                case .bfloat16:
-                    HalfPrecision.convertToBFloat16(src, memory.assumingMemoryBound(to: UInt16.self) + i, count: count)
-                case .q8_0:
-                    scales.unsafelyUnwrapped[m.scaleIndex(row: r, column: c)] =
-                        Self.quantizeBlock(src, count: count, into: memory.assumingMemoryBound(to: Int8.self) + i)
+        // One block (up to 32 columns of one row) at a time, converted into `block` and then placed as
+        // four pieces of 8, one per slab of its tile.
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: QuantizedMatrix.blockSize) { buffer in
+            let block = buffer.baseAddress!
+            let halves = memory.assumingMemoryBound(to: UInt16.self), bytes = memory.assumingMemoryBound(to: Int8.self)
+            for r in 0..<rows {
+                for c in stride(from: 0, to: columns, by: QuantizedMatrix.blockSize) {
+                    let count = min(QuantizedMatrix.blockSize, columns - c)
+                    let src = source + r * columns + c
+                    let start = m.index(row: r, column: c)
+                    switch format {
+                    case .float16, .bfloat16:
+                        if format == .float16 {
+                            HalfPrecision.convertToHalf(src, block, count: count)
+                        } else {
+                            HalfPrecision.convertToBFloat16(src, block, count: count)
+                        }
+                        for o in 0..<count { halves[start + (o >> 3) * QuantizedMatrix.slabSize + (o & 7)] = block[o] }
+                    case .q8_0:
+                        withUnsafeTemporaryAllocation(of: Int8.self, capacity: QuantizedMatrix.blockSize) { q in
+                            scales.unsafelyUnwrapped[m.scaleIndex(row: r, column: c)] =
+                                Self.quantizeBlock(src, count: count, into: q.baseAddress!)
+                            for o in 0..<count { bytes[start + (o >> 3) * QuantizedMatrix.slabSize + (o & 7)] = q[o] }
+                        }
+                    }
                 }
             }
         }

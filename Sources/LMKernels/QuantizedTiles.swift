@@ -12,6 +12,10 @@ protocol QuantizedTiles {
     func tile(_ group: Int, _ chunk: Int) -> Tile
 }
 
+/// Where (r, o) is within a tile: slab o / 8, row r of it, column o % 8.
+@inline(__always)
+func slabOffset(_ r: Int, _ o: Int) -> Int { (o &>> 3) &* QuantizedMatrix.slabSize &+ r &* 8 &+ (o & 7) }
+
 /// One tile of a `QuantizedMatrix`: rows r in 0 ..< 8, columns (offsets) o in 0 ..< 32.
 protocol QuantizedTile {
     /// The eight rows' scales (all 1 for formats without scales).
@@ -51,19 +55,31 @@ extension QuantizedTiles {
     }
 }
 
-/// Tiles of 2-byte values (float16, bfloat16): the tile starts `tileSize` values apart, in tile order.
+/// Where tile (group, chunk) is: tiles before it = group · groupStride + chunk · chunkStride.
+struct TileStrides {
+    let group: Int, chunk: Int
+
+    init(_ m: QuantizedMatrix) {
+        (group, chunk) = m.order == .rowMajor ? (m.tilesPerRow, 1) : (1, m.rowGroups)
+    }
+
+    @inline(__always)
+    func index(_ g: Int, _ c: Int) -> Int { g &* group &+ c &* chunk }
+}
+
+/// Tiles of 2-byte values (float16, bfloat16).
 struct HalfTiles<Widen: HalfWidening>: QuantizedTiles {
     let base: UnsafePointer<UInt16>
-    let tilesPerRow: Int
+    let strides: TileStrides
 
     init(_ m: QuantizedMatrix) {
         base = m.values.assumingMemoryBound(to: UInt16.self)
-        tilesPerRow = m.tilesPerRow
+        strides = TileStrides(m)
     }
 
     @inline(__always)
     func tile(_ group: Int, _ chunk: Int) -> HalfTile<Widen> {
-        HalfTile(p: base + (group &* tilesPerRow &+ chunk) &* QuantizedMatrix.tileSize)
+        HalfTile(p: base + strides.index(group, chunk) &* QuantizedMatrix.tileSize)
     }
 }
 
@@ -92,10 +108,10 @@ struct HalfTile<Widen: HalfWidening>: QuantizedTile {
     @inline(__always) func factor(_ r: Int) -> Float { 1 }
     @inline(__always)
     func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float> {
-        Widen.load8(p + (r &* QuantizedMatrix.blockSize &+ o))
+        Widen.load8(p + slabOffset(r, o))
     }
     @inline(__always)
-    func load1(_ r: Int, _ o: Int) -> Float { Widen.load1(p[r &* QuantizedMatrix.blockSize &+ o]) }
+    func load1(_ r: Int, _ o: Int) -> Float { Widen.load1(p[slabOffset(r, o)]) }
 }
 
 /// float16 tiles.
@@ -107,17 +123,17 @@ typealias BFloat16Tiles = HalfTiles<BFloat16Widening>
 struct Q8Tiles: QuantizedTiles {
     let values: UnsafePointer<Int8>
     let scales: UnsafePointer<UInt16>
-    let tilesPerRow: Int
+    let strides: TileStrides
 
     init(_ m: QuantizedMatrix) {
         values = m.values.assumingMemoryBound(to: Int8.self)
         scales = m.scales.unsafelyUnwrapped
-        tilesPerRow = m.tilesPerRow
+        strides = TileStrides(m)
     }
 
     @inline(__always)
     func tile(_ group: Int, _ chunk: Int) -> Q8Tile {
-        let index = group &* tilesPerRow &+ chunk
+        let index = strides.index(group, chunk)
         return Q8Tile(values: values + index &* QuantizedMatrix.tileSize, scales: scales + index &* QuantizedMatrix.tileRows)
     }
 }
@@ -132,11 +148,11 @@ struct Q8Tile: QuantizedTile {
 
     @inline(__always)
     func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float> {
-        factor * HalfPrecision.loadInt8(values + (r &* QuantizedMatrix.blockSize &+ o))
+        factor * HalfPrecision.loadInt8(values + slabOffset(r, o))
     }
 
     @inline(__always)
     func load1(_ r: Int, _ o: Int) -> Float {
-        HalfPrecision.float(half: scales[r]) * Float(values[r &* QuantizedMatrix.blockSize &+ o])
+        HalfPrecision.float(half: scales[r]) * Float(values[slabOffset(r, o)])
     }
 }

@@ -59,7 +59,7 @@ enum PrecisionBench {
         /// The float32 values (only when no formats were asked for).
         var floats: UnsafeMutablePointer<Float> { values }
 
-        init(rows: Int, columns: Int, seed: UInt64, formats: [QuantizedFormat]) {
+        init(rows: Int, columns: Int, seed: UInt64, formats: [QuantizedFormat], order: QuantizedTileOrder = .columnMajor) {
             self.rows = rows
             self.columns = columns
             let count = formats.isEmpty ? rows * columns : 0
@@ -70,7 +70,7 @@ enum PrecisionBench {
                 source[i] = (Float(state >> 40) * 0x1p-24 - 0.5) * 0.07
             }
             var c: [QuantizedFormat: QuantizedStorage] = [:]
-            for f in formats { c[f] = QuantizedStorage(converting: source, rows: rows, columns: columns, format: f) }
+            for f in formats { c[f] = QuantizedStorage(converting: source, rows: rows, columns: columns, format: f, order: order) }
             converted = c
             if count > 0 {
                 values = source
@@ -84,22 +84,24 @@ enum PrecisionBench {
     }
 
     static func kernelCases(_ kernels: Kernels, seconds: Double, copies fixedCopies: Int?) {
-        print("-- kernels (µs per call, GB/s of weights in their own format, speed-up over float32)")
+        print("-- kernels (µs per call, GB/s of weights in their own format, speed-up over float32; cpu/wall shows how many cores were ours)")
         let shapes: [(k: Int, n: Int, head: Bool)] = [(768, 2304, false), (768, 3072, false), (3072, 768, false), (768, 50257, true)]
         for shape in shapes {
             let (k, n) = (shape.k, shape.n)
-            var f32Time = 0.0
+            let x = Matrix(rows: 1, columns: k, seed: 99, formats: []), bias = Matrix(rows: 1, columns: n, seed: 98, formats: [])
+            let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { y.deallocate() }
+            var bodies: [(Int) -> Void] = [], bytes: [Int] = []
             for precision in WeightPrecision.allCases {
-                let bytes = Int(Double(k * n) * precision.bytesPerWeight)
-                let copies = fixedCopies ?? max(2, (256 << 20) / bytes + 1)
+                let size = Int(Double(k * n) * precision.bytesPerWeight)
+                let copies = fixedCopies ?? max(2, (256 << 20) / size + 1)
                 let formats = precision.format.map { [$0] } ?? []
                 let matrices = (0..<copies).map {
-                    shape.head ? Matrix(rows: n, columns: k, seed: UInt64($0), formats: formats)
+                    shape.head ? Matrix(rows: n, columns: k, seed: UInt64($0), formats: formats, order: .rowMajor)
                                : Matrix(rows: k, columns: n, seed: UInt64($0), formats: formats)
                 }
-                let x = Matrix(rows: 1, columns: k, seed: 99, formats: []), bias = Matrix(rows: 1, columns: n, seed: 98, formats: [])
-                let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
-                let t = time(seconds: seconds) { call in
+                bytes.append(size)
+                bodies.append { call in
                     let w = matrices[call % copies]
                     switch (precision.format, shape.head) {
                     case (nil, false): kernels.matmul(y, x.floats, w.floats, bias: bias.floats, m: 1, k: k, n: n)
@@ -108,11 +110,14 @@ enum PrecisionBench {
                     case (let f?, true): kernels.quantizedMatmulTransposed(y, x.floats, w.converted[f]!.matrix, bias: nil, m: 1, k: k, n: n)
                     }
                 }
-                if precision == .float32 { f32Time = t }
+            }
+            let times = time(seconds: seconds, bodies)
+            for (i, precision) in WeightPrecision.allCases.enumerated() {
+                let t = times[i]
                 let name = shape.head ? "head M=1 \(k)x\(n)" : "matmul M=1 \(k)x\(n)"
-                print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GB/s  ×%.2f", name as NSString,
-                             precision.rawValue as NSString, t * 1e6, Double(bytes) / t / 1e9, f32Time / t))
-                y.deallocate()
+                print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GB/s  ×%.2f  (cpu/wall %.1f)", name as NSString,
+                             precision.rawValue as NSString, t.wall * 1e6, Double(bytes[i]) / t.wall / 1e9,
+                             times[0].wall / t.wall, t.cpu / t.wall))
             }
         }
         // Prefill: bound by arithmetic; one copy of the weights.
@@ -120,36 +125,51 @@ enum PrecisionBench {
         let w32 = Matrix(rows: k, columns: n, seed: 1, formats: []), w = Matrix(rows: k, columns: n, seed: 1, formats: QuantizedFormat.allCases)
         let x = Matrix(rows: m, columns: k, seed: 2, formats: []), bias = Matrix(rows: 1, columns: n, seed: 3, formats: [])
         let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
-        for precision in WeightPrecision.allCases {
-            let t = time(seconds: seconds) { _ in
+        defer { y.deallocate() }
+        let times = time(seconds: seconds, WeightPrecision.allCases.map { precision in
+            { _ in
                 if let f = precision.format {
                     kernels.quantizedMatmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: m, k: k, n: n)
                 } else {
                     kernels.matmul(y, x.floats, w32.floats, bias: bias.floats, m: m, k: k, n: n)
                 }
             }
-            print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GFLOP/s", "matmul M=\(m) \(k)x\(n)" as NSString,
-                         precision.rawValue as NSString, t * 1e6, 2.0 * Double(m * k * n) / t / 1e9))
+        })
+        for (i, precision) in WeightPrecision.allCases.enumerated() {
+            print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GFLOP/s  (cpu/wall %.1f)", "matmul M=\(m) \(k)x\(n)" as NSString,
+                         precision.rawValue as NSString, times[i].wall * 1e6, 2.0 * Double(m * k * n) / times[i].wall / 1e9,
+                         times[i].cpu / times[i].wall))
         }
-        y.deallocate()
     }
 
-    /// Best of five trials of about `seconds`/5 each, in seconds per call (after one warm-up call).
-    static func time(seconds: Double, _ body: (Int) -> Void) -> Double {
-        body(0)
-        var calls = 1, best = Double.infinity
+    /// Seconds per call of each body: the best of five rounds, each giving every body about
+    /// `seconds`/5 in turn (after one warm-up call each), so that load from elsewhere on the machine
+    /// falls on all of them alike; with the process CPU seconds per call in that round.
+    static func time(seconds: Double, _ bodies: [(Int) -> Void]) -> [(wall: Double, cpu: Double)] {
+        for body in bodies { body(0) }
+        var calls = 1
+        var best = [(wall: Double, cpu: Double)](repeating: (.infinity, 0), count: bodies.count)
         for _ in 0..<5 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            var n = 0, elapsed = 0.0
-            repeat {
-                body(calls)
-                calls += 1
-                n += 1
-                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } while elapsed < seconds / 5 || n < 2
-            best = min(best, elapsed / Double(n))
+            for (i, body) in bodies.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuSeconds()
+                var n = 0, elapsed = 0.0
+                repeat {
+                    body(calls)
+                    calls += 1
+                    n += 1
+                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                } while elapsed < seconds / 5 || n < 2
+                if elapsed / Double(n) < best[i].wall { best[i] = (elapsed / Double(n), (cpuSeconds() - cpuStart) / Double(n)) }
+            }
         }
         return best
+    }
+
+    /// CPU seconds this process has used, all threads.
+    static func cpuSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     // MARK: Model

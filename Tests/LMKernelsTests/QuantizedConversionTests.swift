@@ -4,6 +4,8 @@ import XCTest
 /// `QuantizedStorage`'s conversions and the tiled layout, checked against definitions written out here.
 final class QuantizedConversionTests: XCTestCase {
     static let shapes = [(1, 1), (1, 33), (7, 31), (9, 32), (17, 100), (8, 64), (30, 7)]
+    /// Every shape in both tile orders.
+    static let cases: [(Int, Int, QuantizedTileOrder)] = shapes.flatMap { [($0.0, $0.1, .rowMajor), ($0.0, $0.1, .columnMajor)] }
 
     /// Values of every kind: ordinary, tiny (float16 subnormals and below), large, ±0.
     static func values(_ count: Int, seed: UInt64) -> TestBuffer {
@@ -34,9 +36,9 @@ final class QuantizedConversionTests: XCTestCase {
     }
 
     func testFloat16IsNearestAndExactlyDecoded() {
-        for (rows, columns) in Self.shapes {
+        for (rows, columns, order) in Self.cases {
             let source = Self.values(rows * columns, seed: UInt64(rows * 100 + columns))
-            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .float16)
+            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .float16, order: order)
             defer { withExtendedLifetime(storage) {} }
             let m = storage.matrix
             for r in 0..<rows {
@@ -51,9 +53,9 @@ final class QuantizedConversionTests: XCTestCase {
     }
 
     func testBFloat16IsNearestTiesToEven() {
-        for (rows, columns) in Self.shapes {
+        for (rows, columns, order) in Self.cases {
             let source = Self.values(rows * columns, seed: UInt64(rows * 101 + columns))
-            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .bfloat16)
+            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .bfloat16, order: order)
             defer { withExtendedLifetime(storage) {} }
             let m = storage.matrix
             for r in 0..<rows {
@@ -73,10 +75,10 @@ final class QuantizedConversionTests: XCTestCase {
     }
 
     func testQ8BlocksAreWithinHalfAStep() {
-        for (rows, columns) in Self.shapes {
+        for (rows, columns, order) in Self.cases {
             var rng = SeededRandom(seed: UInt64(rows * 103 + columns))
             let source = TestBuffer(random: rows * columns, scale: 0.1, using: &rng)
-            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .q8_0)
+            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .q8_0, order: order)
             defer { withExtendedLifetime(storage) {} }
             let m = storage.matrix
             for r in 0..<rows {
@@ -102,7 +104,7 @@ final class QuantizedConversionTests: XCTestCase {
         let specials: [Float] = [.nan, .infinity, -.infinity, 1e38, -1e38, 1e-40, 0, 70000, -70000, 65504]
         let source = TestBuffer(specials + [Float](repeating: 0.5, count: 30))
         for format in QuantizedFormat.allCases {
-            let storage = QuantizedStorage(converting: source.pointer, rows: 1, columns: source.count, format: format)
+            let storage = QuantizedStorage(converting: source.pointer, rows: 1, columns: source.count, format: format, order: .rowMajor)
             defer { withExtendedLifetime(storage) {} }
             let m = storage.matrix
             let v = (0..<source.count).map { m.value(row: 0, column: $0) }
@@ -123,24 +125,29 @@ final class QuantizedConversionTests: XCTestCase {
         }
     }
 
-    /// The tiles: (row, column) lives in tile (row / 8, column / 32) at row row % 8, column column % 32;
-    /// padding is zero.
+    /// The tiles: (row, column) lives in tile (row / 8, column / 32) — row group by row group, or column
+    /// block by column block — in slab (column % 32) / 8, at row row % 8, column column % 8; padding is zero.
     func testTiledLayout() {
         let rows = 11, columns = 40
         let source = TestBuffer((0..<(rows * columns)).map { Float($0) })
-        let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .float16)
+        for order in [QuantizedTileOrder.rowMajor, .columnMajor] {
+            let storage = QuantizedStorage(converting: source.pointer, rows: rows, columns: columns, format: .float16, order: order)
             defer { withExtendedLifetime(storage) {} }
             let m = storage.matrix
-        XCTAssertEqual(m.tilesPerRow, 2)
-        XCTAssertEqual(m.rowGroups, 2)
-        XCTAssertEqual(m.byteCount, 4 * 8 * 32 * 2)
-        let halves = m.values.assumingMemoryBound(to: Float16.self)
-        for tile in 0..<4 {
-            for r in 0..<8 {
-                for c in 0..<32 {
-                    let row = (tile / 2) * 8 + r, column = (tile % 2) * 32 + c
-                    let expected: Float = row < rows && column < columns ? Float(row * columns + column) : 0
-                    XCTAssertEqual(Float(halves[tile * 256 + r * 32 + c]), expected, "tile \(tile) (\(r), \(c))")
+            XCTAssertEqual(m.tilesPerRow, 2)
+            XCTAssertEqual(m.rowGroups, 2)
+            XCTAssertEqual(m.byteCount, 4 * 8 * 32 * 2)
+            let halves = m.values.assumingMemoryBound(to: Float16.self)
+            for tile in 0..<4 {
+                let (group, chunk) = order == .rowMajor ? (tile / 2, tile % 2) : (tile % 2, tile / 2)
+                for slab in 0..<4 {
+                    for r in 0..<8 {
+                        for c in 0..<8 {
+                            let row = group * 8 + r, column = chunk * 32 + slab * 8 + c
+                            let expected: Float = row < rows && column < columns ? Float(row * columns + column) : 0
+                            XCTAssertEqual(Float(halves[tile * 256 + slab * 64 + r * 8 + c]), expected, "\(order) tile \(tile) slab \(slab) (\(r), \(c))")
+                        }
+                    }
                 }
             }
         }

@@ -13,10 +13,10 @@ final class QuantizedMatmulTests: XCTestCase {
     static let tolerance: Float = 1e-5
 
     /// w[rows, columns] (float32, uniform in ±scale) converted to `format`.
-    static func converted(_ format: QuantizedFormat, rows: Int, columns: Int, using rng: inout SeededRandom,
-                          scale: Float = 1) -> (QuantizedStorage, TestBuffer) {
+    static func converted(_ format: QuantizedFormat, rows: Int, columns: Int, order: QuantizedTileOrder,
+                          using rng: inout SeededRandom, scale: Float = 1) -> (QuantizedStorage, TestBuffer) {
         let w = TestBuffer(random: rows * columns, scale: scale, using: &rng)
-        return (QuantizedStorage(converting: w.pointer, rows: rows, columns: columns, format: format), w)
+        return (QuantizedStorage(converting: w.pointer, rows: rows, columns: columns, format: format, order: order), w)
     }
 
     /// The float32 matrix the kernels are meant to compute with, decoded by the fast path.
@@ -32,7 +32,8 @@ final class QuantizedMatmulTests: XCTestCase {
                kernels: [Kernels] = splittingKernels) -> Float {
         var rng = SeededRandom(seed: seed)
         let x = TestBuffer(random: m * k, using: &rng)
-        let (storage, _) = Self.converted(format, rows: transposed ? n : k, columns: transposed ? k : n, using: &rng)
+        let (storage, _) = Self.converted(format, rows: transposed ? n : k, columns: transposed ? k : n,
+                                          order: transposed ? .rowMajor : .columnMajor, using: &rng)
         defer { withExtendedLifetime(storage) {} }  // w is a view of it
         let w = storage.matrix
         let b = bias ? TestBuffer(random: n, using: &rng) : nil
@@ -135,7 +136,7 @@ final class QuantizedMatmulTests: XCTestCase {
         var rng = SeededRandom(seed: 14)
         let source = TestBuffer(tiledRandom: k * n, using: &rng)
         for format in QuantizedFormat.allCases {
-            let storage = QuantizedStorage(converting: source.pointer, rows: n, columns: k, format: format)
+            let storage = QuantizedStorage(converting: source.pointer, rows: n, columns: k, format: format, order: .rowMajor)
             defer { withExtendedLifetime(storage) {} }  // w is a view of it
             let w = storage.matrix
             let dense = Self.dequantized(w)
@@ -175,7 +176,8 @@ final class QuantizedMatmulTests: XCTestCase {
                     var rng = SeededRandom(seed: UInt64(21 + m))
                     let k = 103, n = 77
                     let x = TestBuffer(random: m * k, using: &rng)
-                    let (storage, _) = Self.converted(format, rows: transposed ? n : k, columns: transposed ? k : n, using: &rng)
+                    let (storage, _) = Self.converted(format, rows: transposed ? n : k, columns: transposed ? k : n,
+                                          order: transposed ? .rowMajor : .columnMajor, using: &rng)
                     defer { withExtendedLifetime(storage) {} }
                     let b = TestBuffer(random: n, using: &rng)
                     let all = TestBuffer(count: m * n), one = TestBuffer(count: n)
@@ -199,12 +201,14 @@ final class QuantizedMatmulTests: XCTestCase {
             for transposed in [false, true] {
                 let y = TestBuffer(count: 6)
                 let x = TestBuffer(count: 0), source = TestBuffer(count: 0)
-                let empty = QuantizedStorage(converting: source.pointer, rows: transposed ? 3 : 0, columns: transposed ? 0 : 3, format: format)
+                let order: QuantizedTileOrder = transposed ? .rowMajor : .columnMajor
+                let empty = QuantizedStorage(converting: source.pointer, rows: transposed ? 3 : 0, columns: transposed ? 0 : 3,
+                                             format: format, order: order)
                 let kernels = Kernels(threads: 2)
                 let run = transposed ? kernels.quantizedMatmulTransposed : kernels.quantizedMatmul
                 run(y.pointer, x.pointer, empty.matrix, b.pointer, 2, 0, 3)
                 XCTAssertEqual(y.values, [1, 2, 3, 1, 2, 3], "\(format) transposed=\(transposed)")
-                let none = QuantizedStorage(converting: source.pointer, rows: 0, columns: 0, format: format)
+                let none = QuantizedStorage(converting: source.pointer, rows: 0, columns: 0, format: format, order: order)
                 let untouched = TestBuffer(count: 0)
                 run(untouched.pointer, x.pointer, none.matrix, nil, 0, 0, 0)
                 XCTAssertTrue(untouched.guardsIntact)
