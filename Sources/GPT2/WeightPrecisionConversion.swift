@@ -1,3 +1,4 @@
+import Foundation
 import LMKernels
 import SafeTensors
 
@@ -37,36 +38,52 @@ extension GPT2Weights {
             return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(dst))
         }
         // The head and embedding are read a row at a time (x·wᵀ, lookups); the blocks' matrices as x·w.
-        func convert(_ t: WeightTensor, _ order: QuantizedTileOrder) -> WeightTensor {
-            let rows = t.shape.first ?? 0, columns = rows == 0 ? 0 : t.count / rows
-            return Self.withFloats(of: t) { source in
-                if let format = precision.format {
-                    let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format, order: order)
-                    owners.append(storage)
-                    return WeightTensor(key: t.key, matrix: storage.matrix)
-                }
-                let floats = FloatBuffer(count: t.count)
-                floats.pointer.update(from: source, count: t.count)
-                owners.append(floats)
-                return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(floats.pointer))
-            }
+        let tied = Self.sameMemory(lmHead, wte)
+        var jobs: [(WeightTensor, QuantizedTileOrder)] = [(wte, .rowMajor)]
+        if !tied { jobs.append((lmHead, .rowMajor)) }
+        for layer in layers {
+            jobs += [layer.attnWeight, layer.attnProjWeight, layer.fcWeight, layer.mlpProjWeight].map { ($0, .columnMajor) }
         }
-
-        let newWte = convert(wte, .rowMajor)
-        let newHead = Self.sameMemory(lmHead, wte) ? newWte : convert(lmHead, .rowMajor)
+        // The matrices are independent: convert them on every core (largest first, so none is left last).
+        var converted = [(WeightTensor, AnyObject)?](repeating: nil, count: jobs.count)
+        let lock = NSLock()
+        let order = jobs.indices.sorted { jobs[$0].0.count > jobs[$1].0.count }
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+            let job = order[i]
+            let result = Self.convert(jobs[job].0, to: precision, order: jobs[job].1)
+            lock.lock(); converted[job] = result; lock.unlock()
+        }
+        owners += converted.map { $0!.1 }
+        var results = converted.map { $0!.0 }[...]
+        let newWte = results.removeFirst()
+        let newHead = tied ? newWte : results.removeFirst()
         let newLayers = layers.map { layer in
             GPT2LayerWeights(
                 ln1Weight: copy(layer.ln1Weight), ln1Bias: copy(layer.ln1Bias),
-                attnWeight: convert(layer.attnWeight, .columnMajor), attnBias: copy(layer.attnBias),
-                attnProjWeight: convert(layer.attnProjWeight, .columnMajor), attnProjBias: copy(layer.attnProjBias),
+                attnWeight: results.removeFirst(), attnBias: copy(layer.attnBias),
+                attnProjWeight: results.removeFirst(), attnProjBias: copy(layer.attnProjBias),
                 ln2Weight: copy(layer.ln2Weight), ln2Bias: copy(layer.ln2Bias),
-                fcWeight: convert(layer.fcWeight, .columnMajor), fcBias: copy(layer.fcBias),
-                mlpProjWeight: convert(layer.mlpProjWeight, .columnMajor), mlpProjBias: copy(layer.mlpProjBias))
+                fcWeight: results.removeFirst(), fcBias: copy(layer.fcBias),
+                mlpProjWeight: results.removeFirst(), mlpProjBias: copy(layer.mlpProjBias))
         }
         return GPT2Weights(
             config: config, wte: newWte, wpe: copy(wpe), layers: newLayers,
             lnfWeight: copy(lnfWeight), lnfBias: copy(lnfBias), lmHead: newHead,
             dtype: precision.rawValue, isZeroCopy: false, source: source, owners: owners)
+    }
+
+    /// One matrix in `precision`, and the object that owns its memory.
+    static func convert(_ t: WeightTensor, to precision: WeightPrecision, order: QuantizedTileOrder) -> (WeightTensor, AnyObject) {
+        let rows = t.shape.first ?? 0, columns = rows == 0 ? 0 : t.count / rows
+        return withFloats(of: t) { source in
+            if let format = precision.format {
+                let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format, order: order)
+                return (WeightTensor(key: t.key, matrix: storage.matrix), storage)
+            }
+            let floats = FloatBuffer(count: t.count)
+            floats.pointer.update(from: source, count: t.count)
+            return (WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(floats.pointer)), floats)
+        }
     }
 
     /// Calls `body` with t's values as float32: in place, or widened into a temporary buffer.
@@ -104,5 +121,37 @@ extension GPT2LayerWeights {
         self.ln2Weight = ln2Weight; self.ln2Bias = ln2Bias
         self.fcWeight = fcWeight; self.fcBias = fcBias
         self.mlpProjWeight = mlpProjWeight; self.mlpProjBias = mlpProjBias
+    }
+}
+
+extension GPT2Weights {
+    /// These weights with their matrices stored as the checkpoint stored them, when that is narrower than
+    /// float32 and loses nothing: a float16 or bfloat16 checkpoint's float32 copies converted back to
+    /// that precision (same values, half the bytes to read per token). Nil when the checkpoint was
+    /// float32 or anything else, or when some matrix would not convert exactly (it is checked).
+    public func exactlyNarrowed() -> GPT2Weights? {
+        guard let native = WeightPrecision(name: dtype), native == .float16 || native == .bfloat16,
+              precision == .float32 else { return nil }
+        let narrow = converted(to: native)
+        let pairs = [(wte, narrow.wte), (lmHead, narrow.lmHead)] + zip(layers, narrow.layers).flatMap { a, b in
+            [(a.attnWeight, b.attnWeight), (a.attnProjWeight, b.attnProjWeight), (a.fcWeight, b.fcWeight), (a.mlpProjWeight, b.mlpProjWeight)]
+        }
+        for (original, converted) in pairs {
+            guard case .quantized(let m) = converted.storage else { return nil }
+            let exact = Self.withFloats(of: original) { source in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, m.columns)) { row in
+                    for r in 0..<m.rows {
+                        m.dequantize(row: r, into: row.baseAddress!)
+                        for c in 0..<m.columns where row[c].bitPattern != source[r * m.columns + c].bitPattern {
+                            // NaN payloads aside, a difference means the value did not fit.
+                            if !(row[c].isNaN && source[r * m.columns + c].isNaN) { return false }
+                        }
+                    }
+                    return true
+                }
+            }
+            if !exact { return nil }
+        }
+        return narrow
     }
 }

@@ -12,7 +12,9 @@ public struct EngineOptions: Sendable {
     /// New tokens one batched step may stack (a longer prompt still runs, alone).
     public var maxRowsPerStep: Int = 1024
     /// The precision to compute from: the matrices are converted at load (`GPT2Weights.converted(to:)`).
-    /// Nil keeps the checkpoint's own weights as loaded (exact); `WeightPrecision(name:)` parses "f16" etc.
+    /// Nil keeps the checkpoint's own precision, exactly: float32 as loaded, and a float16 or bfloat16
+    /// checkpoint's matrices in that precision (`GPT2Weights.exactlyNarrowed()`: the same values, so the
+    /// same results, with half the bytes per token). `WeightPrecision(name:)` parses "f16" and the like.
     public var precision: WeightPrecision? = nil
     /// Defaults: every core, 512 MiB of prefix cache, the checkpoint's precision.
     public init() {}
@@ -55,7 +57,7 @@ public final class Engine: @unchecked Sendable {
 
     /// An engine over weights and a tokenizer already in memory (tests, benchmarks).
     public init(weights: GPT2Weights, tokenizer: GPT2Tokenizer, name: String, options: EngineOptions = EngineOptions()) throws {
-        let weights = options.precision.map { weights.converted(to: $0) } ?? weights
+        let weights = options.precision.map { weights.converted(to: $0) } ?? weights.exactlyNarrowed() ?? weights
         let config = weights.config
         guard tokenizer.vocabularySize <= config.vocabSize else {
             throw EngineError.invalidArgument(

@@ -10,7 +10,7 @@ import LMKernels
 /// Model: random distilgpt2-shaped weights (std 0.02, seed 1) converted to each precision: prefill
 /// tokens/s for one prompt, decode tokens/s through the KV cache, and the logits' distance from float32's.
 /// Options: `--threads 2`, `--seconds 1` (per kernel case; best of five trials), `--prefill 128`,
-/// `--decode 64`, `--only kernels|model`, `--copies N` (weight copies the decode products cycle through;
+/// `--decode 64`, `--only kernels|model`, `--precisions f16,q8_0` (float32 always runs first, as the yardstick), `--copies N` (weight copies the decode products cycle through;
 /// 1 keeps them in cache, to see the arithmetic's own speed).
 enum PrecisionBench {
     /// A malformed command line.
@@ -25,6 +25,7 @@ enum PrecisionBench {
     static func run(arguments: [String]) throws {
         var threads = 2, seconds = 1.0, prefill = 128, decode = 64
         var copies: Int?
+        var precisions = WeightPrecision.allCases
         var only: String?
         var i = 0
         while i < arguments.count {
@@ -37,6 +38,10 @@ enum PrecisionBench {
             case "--prefill": guard let v = Int(value), v > 0, v <= 1000 else { throw BadOption(option: "\(option) \(value)") }; prefill = v
             case "--decode": guard let v = Int(value), v > 0, v <= 1000 else { throw BadOption(option: "\(option) \(value)") }; decode = v
             case "--copies": guard let v = Int(value), v > 0 else { throw BadOption(option: "\(option) \(value)") }; copies = v
+            case "--precisions":
+                let list = value.split(separator: ",").compactMap { WeightPrecision(name: String($0)) }
+                guard !list.isEmpty, list.count == value.split(separator: ",").count else { throw BadOption(option: "\(option) \(value)") }
+                precisions = [.float32] + list.filter { $0 != .float32 }
             case "--only": guard value == "kernels" || value == "model" else { throw BadOption(option: "\(option) \(value)") }; only = value
             default: throw BadOption(option: option)
             }
@@ -44,8 +49,8 @@ enum PrecisionBench {
         }
         let kernels = Kernels(threads: threads)
         print("precision benchmark: \(threads) threads, \(ProcessInfo.processInfo.activeProcessorCount) cores reported")
-        if only != "model" { kernelCases(kernels, seconds: seconds, copies: copies) }
-        if only != "kernels" { try modelCases(kernels, prefill: prefill, decode: decode) }
+        if only != "model" { kernelCases(kernels, precisions, seconds: seconds, copies: copies) }
+        if only != "kernels" { try modelCases(kernels, precisions, prefill: prefill, decode: decode) }
     }
 
     // MARK: Kernels
@@ -83,7 +88,7 @@ enum PrecisionBench {
         deinit { values.deallocate() }
     }
 
-    static func kernelCases(_ kernels: Kernels, seconds: Double, copies fixedCopies: Int?) {
+    static func kernelCases(_ kernels: Kernels, _ precisions: [WeightPrecision], seconds: Double, copies fixedCopies: Int?) {
         print("-- kernels (µs per call, GB/s of weights in their own format, speed-up over float32; cpu/wall shows how many cores were ours)")
         let shapes: [(k: Int, n: Int, head: Bool)] = [(768, 2304, false), (768, 3072, false), (3072, 768, false), (768, 50257, true)]
         for shape in shapes {
@@ -92,7 +97,7 @@ enum PrecisionBench {
             let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
             defer { y.deallocate() }
             var bodies: [(Int) -> Void] = [], bytes: [Int] = []
-            for precision in WeightPrecision.allCases {
+            for precision in precisions {
                 let size = Int(Double(k * n) * precision.bytesPerWeight)
                 let copies = fixedCopies ?? max(2, (256 << 20) / size + 1)
                 let formats = precision.format.map { [$0] } ?? []
@@ -112,7 +117,7 @@ enum PrecisionBench {
                 }
             }
             let times = time(seconds: seconds, bodies)
-            for (i, precision) in WeightPrecision.allCases.enumerated() {
+            for (i, precision) in precisions.enumerated() {
                 let t = times[i]
                 let name = shape.head ? "head M=1 \(k)x\(n)" : "matmul M=1 \(k)x\(n)"
                 print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GB/s  ×%.2f  (cpu/wall %.1f)", name as NSString,
@@ -126,7 +131,7 @@ enum PrecisionBench {
         let x = Matrix(rows: m, columns: k, seed: 2, formats: []), bias = Matrix(rows: 1, columns: n, seed: 3, formats: [])
         let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         defer { y.deallocate() }
-        let times = time(seconds: seconds, WeightPrecision.allCases.map { precision in
+        let times = time(seconds: seconds, precisions.map { precision in
             { _ in
                 if let f = precision.format {
                     kernels.quantizedMatmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: m, k: k, n: n)
@@ -135,7 +140,7 @@ enum PrecisionBench {
                 }
             }
         })
-        for (i, precision) in WeightPrecision.allCases.enumerated() {
+        for (i, precision) in precisions.enumerated() {
             print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GFLOP/s  (cpu/wall %.1f)", "matmul M=\(m) \(k)x\(n)" as NSString,
                          precision.rawValue as NSString, times[i].wall * 1e6, 2.0 * Double(m * k * n) / times[i].wall / 1e9,
                          times[i].cpu / times[i].wall))
@@ -174,68 +179,79 @@ enum PrecisionBench {
 
     // MARK: Model
 
-    static func modelCases(_ kernels: Kernels, prefill: Int, decode: Int) throws {
+    static func modelCases(_ kernels: Kernels, _ precisions: [WeightPrecision], prefill: Int, decode: Int) throws {
         let config = GPT2Config(nLayer: 6)  // distilgpt2
-        print("-- model: distilgpt2 shape (6×768, vocab 50257), random weights std 0.02; prompt \(prefill) tokens, \(decode) decoded")
+        print("-- model: distilgpt2 shape (6×768, vocab 50257), random weights std 0.02; prompt \(prefill) tokens, \(decode) decoded (best of 3 interleaved rounds)")
         let base = GPT2Weights.random(config: config, seed: 1, std: 0.02)
         var state: UInt64 = 12345
         let prompt = (0..<prefill).map { _ -> Int in
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int(state >> 33) % config.vocabSize
         }
-        var reference: (logits: [Float], greedy: [Int])?
-        for precision in WeightPrecision.allCases {
+        var models: [GPT2Model] = [], convertSeconds: [Double] = []
+        for precision in precisions {
             let start = DispatchTime.now().uptimeNanoseconds
-            let weights = base.converted(to: precision)
-            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let model = GPT2Model(weights: weights, kernels: kernels)
-
-            // Logits for every prompt position (once), and prefill speed (last row only, best of three).
-            let all = try model.forward(prompt, cache: model.makeCache(), logits: .all)
-            var prefillSeconds = Double.infinity
-            for _ in 0..<3 {
-                let cache = model.makeCache()
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = try model.forward(prompt, cache: cache, logits: .last)
-                prefillSeconds = min(prefillSeconds, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            }
-            // Greedy decode after the first 16 prompt tokens, one token per step (best of three).
-            var greedy: [Int] = []
-            var decodeSeconds = Double.infinity
-            for _ in 0..<3 {
+            models.append(GPT2Model(weights: base.converted(to: precision), kernels: kernels))
+            convertSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        var prefillSeconds = [Double](repeating: .infinity, count: precisions.count)
+        var decodeSeconds = prefillSeconds
+        var greedy = [[Int]](repeating: [], count: precisions.count)
+        for _ in 0..<3 {
+            for (i, model) in models.enumerated() {
+                var t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try model.forward(prompt, cache: model.makeCache(), logits: .last)
+                prefillSeconds[i] = min(prefillSeconds[i], Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                // Greedy decode after the first 16 prompt tokens, one token per step.
                 let cache = model.makeCache()
                 var logits = try model.forward(Array(prompt.prefix(16)), cache: cache, logits: .last)
                 var tokens: [Int] = []
-                let t0 = DispatchTime.now().uptimeNanoseconds
+                t0 = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<decode {
                     let next = logits.indices.max { logits[$0] < logits[$1] } ?? 0
                     tokens.append(next)
                     logits = try model.forward([next], cache: cache, logits: .last)
                 }
-                decodeSeconds = min(decodeSeconds, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-                greedy = tokens
+                decodeSeconds[i] = min(decodeSeconds[i], Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                greedy[i] = tokens
             }
+        }
+        let v = config.vocabSize
+        let reference = try models[0].forward(prompt, cache: models[0].makeCache(), logits: .all)
+        var mean = 0.0, square = 0.0
+        for x in reference { mean += Double(x); square += Double(x) * Double(x) }
+        mean /= Double(reference.count)
+        let std = (square / Double(reference.count) - mean * mean).squareRoot()
+        var margins: [Float] = []
+        for r in 0..<prefill {
+            let row = reference[(r * v)..<((r + 1) * v)].sorted(by: >)
+            margins.append(row[0] - row[1])
+        }
+        margins.sort()
+        print(String(format: "float32 logits: std %.4f; top-1 − top-2 margin: median %.5f, smallest %.6f", std, margins[prefill / 2], margins[0]))
+        for (i, precision) in precisions.enumerated() {
             let matrixBytes = Double(matrixWeights(config)) * precision.bytesPerWeight
-            var line = String(format: "%-9@ weights %6.1f MB (converted in %5.2f s)  prefill %4d: %7.1f tok/s  decode: %6.1f tok/s (%5.2f ms/token)",
-                              precision.rawValue as NSString, matrixBytes / 1e6, loadSeconds, prefill,
-                              Double(prefill) / prefillSeconds, Double(decode) / decodeSeconds, decodeSeconds / Double(decode) * 1e3)
-            if let reference {
-                var maxDiff: Float = 0, sameTop = 0
-                let v = config.vocabSize
+            var line = String(format: "%-9@ weights %6.1f MB (converted in %5.2f s)  prefill %4d: %7.1f tok/s  decode: %6.1f tok/s (%5.2f ms/token, ×%.2f)",
+                              precision.rawValue as NSString, matrixBytes / 1e6, convertSeconds[i], prefill,
+                              Double(prefill) / prefillSeconds[i], Double(decode) / decodeSeconds[i],
+                              decodeSeconds[i] / Double(decode) * 1e3, decodeSeconds[0] / decodeSeconds[i])
+            if i > 0 {
+                let all = try models[i].forward(prompt, cache: models[i].makeCache(), logits: .all)
+                var maxDiff: Float = 0, sum = 0.0, sameTop = 0
                 for r in 0..<prefill {
-                    var best = 0, bestRef = 0
-                    for j in 0..<v {
-                        maxDiff = max(maxDiff, abs(all[r * v + j] - reference.logits[r * v + j]))
-                        if all[r * v + j] > all[r * v + best] { best = j }
-                        if reference.logits[r * v + j] > reference.logits[r * v + bestRef] { bestRef = j }
+                    var best = r * v, bestRef = r * v
+                    for j in (r * v)..<((r + 1) * v) {
+                        let d = abs(all[j] - reference[j])
+                        maxDiff = max(maxDiff, d)
+                        sum += Double(d)
+                        if all[j] > all[best] { best = j }
+                        if reference[j] > reference[bestRef] { bestRef = j }
                     }
                     if best == bestRef { sameTop += 1 }
                 }
-                let agree = zip(greedy, reference.greedy).prefix { $0 == $1 }.count
-                line += String(format: "\n          vs float32: max |logit diff| %.5f, same top-1 at %d/%d positions, greedy equal for %d/%d tokens",
-                               maxDiff, sameTop, prefill, agree, decode)
-            } else {
-                reference = (all, greedy)
+                let agree = zip(greedy[i], greedy[0]).prefix { $0 == $1 }.count
+                line += String(format: "\n          vs float32: max |logit diff| %.5f, mean %.6f; same top-1 at %d/%d positions; greedy path equal for %d/%d tokens",
+                               maxDiff, sum / Double(all.count), sameTop, prefill, agree, decode)
             }
             print(line)
         }

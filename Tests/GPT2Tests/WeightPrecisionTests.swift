@@ -1,5 +1,5 @@
 import Foundation
-import GPT2
+@testable import GPT2
 import LMKernels
 import TestSupport
 import XCTest
@@ -129,5 +129,43 @@ final class WeightPrecisionTests: XCTestCase {
                 XCTAssertEqual(step, Array(all.suffix(config.vocabSize)), "\(precision): decode step vs prefill row")
             }
         }
+    }
+
+    // MARK: Exact narrowing (the default for float16 and bfloat16 checkpoints)
+
+    private static let gguf = Fixtures.root.appendingPathComponent("tiny-gpt2-gguf")
+
+    func testAFloat16CheckpointNarrowsExactlyAndComputesTheSameBits() throws {
+        let f16 = try GGUFCheckpoint.load(Self.gguf.appendingPathComponent("tiny-gpt2-f16.gguf")).weights
+        XCTAssertEqual(f16.dtype, "float16")
+        XCTAssertEqual(f16.precision, .float32, "loaded as exact float32 copies")
+        let narrow = try XCTUnwrap(f16.exactlyNarrowed())
+        XCTAssertEqual(narrow.precision, .float16)
+        XCTAssertEqual(narrow.dtype, "float16")
+        XCTAssertEqual(floats(narrow.layers[1].fcWeight), floats(f16.layers[1].fcWeight))
+        XCTAssertEqual(floats(narrow.wte), floats(f16.wte))
+        let tokens = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13]
+        let a = GPT2Model(weights: f16, kernels: Kernels(threads: 2)), b = GPT2Model(weights: narrow, kernels: Kernels(threads: 2))
+        XCTAssertEqual(try a.forward(tokens, cache: a.makeCache(), logits: .all),
+                       try b.forward(tokens, cache: b.makeCache(), logits: .all))
+    }
+
+    func testOnlyExactNarrowingIsDone() throws {
+        let f32 = try GGUFCheckpoint.load(Self.gguf.appendingPathComponent("tiny-gpt2-f32.gguf")).weights
+        XCTAssertNil(f32.exactlyNarrowed(), "a float32 checkpoint stays float32")
+        let q8 = try GGUFCheckpoint.load(Self.gguf.appendingPathComponent("tiny-gpt2-q8_0.gguf")).weights
+        XCTAssertNil(q8.exactlyNarrowed(), "q8_0 is never re-quantized by default")
+        // Weights that only claim to be float16: their values do not fit, so nothing is narrowed.
+        let random = GPT2Weights.random(config: GPT2Config(vocabSize: 100, nPositions: 16, nEmbd: 32, nLayer: 1, nHead: 2), seed: 5)
+        let claiming = GPT2Weights(
+            config: random.config, wte: random.wte, wpe: random.wpe, layers: random.layers, lnfWeight: random.lnfWeight,
+            lnfBias: random.lnfBias, lmHead: random.lmHead, dtype: "float16", isZeroCopy: false, source: "test", owners: [random])
+        XCTAssertNil(claiming.exactlyNarrowed())
+        // The same claim over values that do fit (float16 values widened) narrows.
+        let fitting = random.converted(to: .float16).converted(to: .float32)
+        let honest = GPT2Weights(
+            config: fitting.config, wte: fitting.wte, wpe: fitting.wpe, layers: fitting.layers, lnfWeight: fitting.lnfWeight,
+            lnfBias: fitting.lnfBias, lmHead: fitting.lmHead, dtype: "float16", isZeroCopy: false, source: "test", owners: [fitting])
+        XCTAssertEqual(honest.exactlyNarrowed()?.precision, .float16)
     }
 }

@@ -134,4 +134,25 @@ final class WeightPrecisionEngineTests: XCTestCase {
             XCTAssertEqual(concurrent, sequential, "\(p.rawValue): batched generations differ from sequential ones")
         }
     }
+
+    /// A float16 checkpoint with no precision asked for computes from float16 weights — the same values
+    /// as its float32 copies, so the same logits to the bit.
+    func testAFloat16CheckpointKeepsFloat16ByDefaultWithTheSameResults() throws {
+        let url = Fixtures.root.appendingPathComponent("tiny-gpt2-gguf/tiny-gpt2-f16.gguf")
+        var o = EngineOptions()
+        o.threads = 2
+        let native = try Engine.load(modelDirectory: url, options: o)
+        o.precision = .float32
+        let wide = try Engine.load(modelDirectory: url, options: o)
+        Self.keepAlive += [native, wide]
+        XCTAssertEqual(native.info.dtype, "float16")
+        XCTAssertEqual(native.model.weights.precision, .float16)
+        XCTAssertEqual(wide.info.dtype, "float32")
+        XCTAssertEqual(wide.model.weights.precision, .float32)
+        let ids = native.encode("I wish I were", addPrefixSpace: true)
+        XCTAssertEqual(try native.forward(ids: ids, positions: .all).values, try wide.forward(ids: ids, positions: .all).values)
+    }
+
+    /// Engines made by single tests, kept for the same reason as `engines`.
+    static var keepAlive: [Engine] = []
 }
