@@ -2,25 +2,26 @@
 ///
 /// Widening is exact for both. With `-target-cpu native` on x86-64, `SIMD8<Float16>` ↔ `SIMD8<Float>`
 /// compiles to the F16C instructions (vcvtph2ps / vcvtps2ph), one instruction per eight values;
-/// bfloat16 is the top half of a float32, so widening it is a zero-extend and a shift.
+/// bfloat16 is the top half of a float32, so widening it is a shift or a mask.
 enum HalfPrecision {
     /// Eight float16 values (bit patterns) at `p`, widened; `p` need not be aligned.
     @inline(__always)
     static func loadHalf8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
-        // Lane by lane, as `loadBFloat8` explains; LLVM makes it one vcvtph2ps.
+        // Lane by lane, as `loadBFloat8(pair:high:)` explains; LLVM makes it one vcvtph2ps.
         let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self)
         @inline(__always) func f(_ i: Int) -> Float { Float(h[i]) }
         return SIMD8(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7))
     }
 
-    /// Eight bfloat16 values (bit patterns) at `p`, widened; `p` need not be aligned.
+    /// Eight bfloat16 values widened from the 32 bytes at `p`, read as eight 32-bit lanes: their low
+    /// halves, or (`high`) their high halves. One load (shared by both halves when both are read) and
+    /// one shift or mask, instead of a zero-extending load and a shift.
     @inline(__always)
-    static func loadBFloat8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> {
-        // Lane by lane on purpose: the standard library's generic SIMD widening is not always inlined
-        // into large kernels (it then costs a call per vector); LLVM turns these eight lanes into one
-        // zero-extending load and a shift.
-        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt16>.self)
-        @inline(__always) func f(_ i: Int) -> Float { Float(bitPattern: UInt32(h[i]) << 16) }
+    static func loadBFloat8(pair p: UnsafePointer<UInt16>, high: Bool) -> SIMD8<Float> {
+        // Lane by lane on purpose: the standard library's generic SIMD operations are not always
+        // inlined into large kernels (they then cost a call per vector); LLVM vectorises these lanes.
+        let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt32>.self)
+        @inline(__always) func f(_ i: Int) -> Float { Float(bitPattern: high ? v[i] & 0xFFFF_0000 : v[i] << 16) }
         return SIMD8(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7))
     }
 
@@ -59,7 +60,7 @@ enum HalfPrecision {
         }
     }
 
-    /// Eight int8 values at `p` as floats, lane by lane for the same reason as `loadBFloat8`
+    /// Eight int8 values at `p` as floats, lane by lane for the same reason as `loadBFloat8(pair:high:)`
     /// (one sign-extending load and a conversion once vectorised).
     @inline(__always)
     static func loadInt8(_ p: UnsafePointer<Int8>) -> SIMD8<Float> {

@@ -31,7 +31,8 @@ public enum QuantizedTileOrder: String, Sendable {
 /// A read-only weight matrix [rows, columns] in a `QuantizedFormat`, laid out in tiles.
 ///
 /// A tile holds rows 8g ..< 8g+8 and columns 32c ..< 32c+32 (one q8_0 block per row) as four slabs of
-/// eight columns, each slab row by row: (r, o) is at 64·(o / 8) + 8·r + o % 8 in the tile. Tiles follow
+/// eight columns, each slab row by row: (r, o) is at 64·(o / 8) + 8·r + o % 8 in the tile (bfloat16
+/// pairs rows within a slab: see `offset`). Tiles follow
 /// `order`; rows and columns are padded with zeros to whole tiles. q8_0 `scales` follow the tiles, the
 /// 8 rows' scales of a tile together. Why tiles: a decode product reads 8 rows by 32 columns of the
 /// matrix at a time; in this layout, in either order, those reads are one ascending sequential stream
@@ -102,9 +103,16 @@ public struct QuantizedMatrix: @unchecked Sendable {
     /// Index of (row, column) in `values`.
     @inline(__always)
     func index(row: Int, column: Int) -> Int {
-        let o = column & 31
-        return tileIndex(group: row &>> 3, chunk: column &>> 5) &* Self.tileSize
-            &+ (o &>> 3) &* Self.slabSize &+ (row & 7) &* 8 &+ (o & 7)
+        tileIndex(group: row &>> 3, chunk: column &>> 5) &* Self.tileSize &+ Self.offset(format, row & 7, column & 31)
+    }
+
+    /// Where (r, o) is within a tile: slab o / 8, then row r, column o % 8 of the slab — except that
+    /// bfloat16 slabs interleave rows in pairs (rows 2q and 2q+1 alternate, column by column), so that
+    /// one 32-byte load holds eight values of both rows, each widened by a single shift or mask.
+    @inline(__always)
+    static func offset(_ format: QuantizedFormat, _ r: Int, _ o: Int) -> Int {
+        let slab = (o &>> 3) &* slabSize
+        return format == .bfloat16 ? slab &+ (r &>> 1) &* 16 &+ (o & 7) &* 2 &+ (r & 1) : slab &+ r &* 8 &+ (o & 7)
     }
 
     /// Index in `scales` of the scale of (row, column) (q8_0).

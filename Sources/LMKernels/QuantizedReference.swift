@@ -6,11 +6,14 @@ public enum QuantizedReference {
     /// w[row, column] decoded from its bits: float16 by its fields, bfloat16 as the top half of a
     /// float32, q8_0 as the float16 scale (decoded the same way) times the int8. Found in the tiles
     /// as `QuantizedMatrix` describes them: tile (row / 8, column / 32) in the matrix's order, then
-    /// slab (column % 32) / 8 of the tile, row row % 8 of the slab, column column % 8.
+    /// slab (column % 32) / 8 of the tile, row row % 8 of the slab, column column % 8 (for bfloat16,
+    /// pair (row % 8) / 2 of the slab, column column % 8, row row % 2 of the pair).
     public static func value(_ w: QuantizedMatrix, row: Int, column: Int) -> Float {
         let groups = (w.rows + 7) / 8, tilesPerRow = (w.columns + 31) / 32
         let tile = w.order == .rowMajor ? (row / 8) * tilesPerRow + column / 32 : (column / 32) * groups + row / 8
-        let i = tile * 256 + ((column % 32) / 8) * 64 + (row % 8) * 8 + column % 8
+        let slab = tile * 256 + ((column % 32) / 8) * 64
+        // bfloat16 slabs hold rows in pairs, alternating column by column.
+        let i = w.format == .bfloat16 ? slab + ((row % 8) / 2) * 16 + (column % 8) * 2 + row % 2 : slab + (row % 8) * 8 + column % 8
         switch w.format {
         case .float16:
             return halfValue(w.values.load(fromByteOffset: 2 * i, as: UInt16.self))

@@ -33,8 +33,8 @@ public final class QuantizedStorage: @unchecked Sendable {
         matrix = QuantizedMatrix(format: format, order: order, rows: rows, columns: columns,
                                  values: UnsafeRawPointer(memory), scales: scales.map { UnsafePointer($0) })
         let m = matrix
-        // One block (up to 32 columns of one row) at a time, converted into `block` and then placed as
-        // four pieces of 8, one per slab of its tile.
+        // One block (up to 32 columns of one row) at a time, converted into `block` and then placed
+        // value by value where the tile layout puts it.
         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: QuantizedMatrix.blockSize) { buffer in
             let block = buffer.baseAddress!
             let halves = memory.assumingMemoryBound(to: UInt16.self), bytes = memory.assumingMemoryBound(to: Int8.self)
@@ -42,7 +42,6 @@ public final class QuantizedStorage: @unchecked Sendable {
                 for c in stride(from: 0, to: columns, by: QuantizedMatrix.blockSize) {
                     let count = min(QuantizedMatrix.blockSize, columns - c)
                     let src = source + r * columns + c
-                    let start = m.index(row: r, column: c)
                     switch format {
                     case .float16, .bfloat16:
                         if format == .float16 {
@@ -50,12 +49,12 @@ public final class QuantizedStorage: @unchecked Sendable {
                         } else {
                             HalfPrecision.convertToBFloat16(src, block, count: count)
                         }
-                        for o in 0..<count { halves[start + (o >> 3) * QuantizedMatrix.slabSize + (o & 7)] = block[o] }
+                        for o in 0..<count { halves[m.index(row: r, column: c + o)] = block[o] }
                     case .q8_0:
                         withUnsafeTemporaryAllocation(of: Int8.self, capacity: QuantizedMatrix.blockSize) { q in
                             scales.unsafelyUnwrapped[m.scaleIndex(row: r, column: c)] =
                                 Self.quantizeBlock(src, count: count, into: q.baseAddress!)
-                            for o in 0..<count { bytes[start + (o >> 3) * QuantizedMatrix.slabSize + (o & 7)] = q[o] }
+                            for o in 0..<count { bytes[m.index(row: r, column: c + o)] = q[o] }
                         }
                     }
                 }

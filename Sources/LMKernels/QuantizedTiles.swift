@@ -12,7 +12,7 @@ protocol QuantizedTiles {
     func tile(_ group: Int, _ chunk: Int) -> Tile
 }
 
-/// Where (r, o) is within a tile: slab o / 8, row r of it, column o % 8.
+/// Where (r, o) is within a float16 or q8_0 tile: slab o / 8, row r of it, column o % 8.
 @inline(__always)
 func slabOffset(_ r: Int, _ o: Int) -> Int { (o &>> 3) &* QuantizedMatrix.slabSize &+ r &* 8 &+ (o & 7) }
 
@@ -83,22 +83,33 @@ struct HalfTiles<Widen: HalfWidening>: QuantizedTiles {
     }
 }
 
-/// How eight 2-byte values become floats.
+/// How a tile of 2-byte values is laid out and widened.
 protocol HalfWidening {
-    static func load8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float>
-    static func load1(_ bits: UInt16) -> Float
+    /// Row r, offsets o ..< o + 8 (o a multiple of 8) of the tile at p.
+    static func load8(_ p: UnsafePointer<UInt16>, _ r: Int, _ o: Int) -> SIMD8<Float>
+    /// Row r at offset o of the tile at p.
+    static func load1(_ p: UnsafePointer<UInt16>, _ r: Int, _ o: Int) -> Float
 }
 
-/// IEEE float16.
+/// IEEE float16, slabs row by row.
 enum Float16Widening: HalfWidening {
-    @inline(__always) static func load8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> { HalfPrecision.loadHalf8(p) }
-    @inline(__always) static func load1(_ bits: UInt16) -> Float { HalfPrecision.float(half: bits) }
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<UInt16>, _ r: Int, _ o: Int) -> SIMD8<Float> { HalfPrecision.loadHalf8(p + slabOffset(r, o)) }
+    @inline(__always)
+    static func load1(_ p: UnsafePointer<UInt16>, _ r: Int, _ o: Int) -> Float { HalfPrecision.float(half: p[slabOffset(r, o)]) }
 }
 
-/// bfloat16.
+/// bfloat16, slabs in row pairs: the 32 bytes of rows 2q and 2q+1 are eight 32-bit lanes holding row
+/// 2q in their low halves and row 2q+1 in their high halves, so a row is one shift or one mask.
 enum BFloat16Widening: HalfWidening {
-    @inline(__always) static func load8(_ p: UnsafePointer<UInt16>) -> SIMD8<Float> { HalfPrecision.loadBFloat8(p) }
-    @inline(__always) static func load1(_ bits: UInt16) -> Float { HalfPrecision.float(bfloat16: bits) }
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<UInt16>, _ r: Int, _ o: Int) -> SIMD8<Float> {
+        HalfPrecision.loadBFloat8(pair: p + ((o &>> 3) &* QuantizedMatrix.slabSize &+ (r &>> 1) &* 16), high: r & 1 == 1)
+    }
+    @inline(__always)
+    static func load1(_ p: UnsafePointer<UInt16>, _ r: Int, _ o: Int) -> Float {
+        HalfPrecision.float(bfloat16: p[QuantizedMatrix.offset(.bfloat16, r, o)])
+    }
 }
 
 /// One tile of 2-byte values.
@@ -107,11 +118,9 @@ struct HalfTile<Widen: HalfWidening>: QuantizedTile {
     @inline(__always) func factors() -> SIMD8<Float> { SIMD8(repeating: 1) }
     @inline(__always) func factor(_ r: Int) -> Float { 1 }
     @inline(__always)
-    func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float> {
-        Widen.load8(p + slabOffset(r, o))
-    }
+    func load8(_ r: Int, _ o: Int, _ factor: SIMD8<Float>) -> SIMD8<Float> { Widen.load8(p, r, o) }
     @inline(__always)
-    func load1(_ r: Int, _ o: Int) -> Float { Widen.load1(p[slabOffset(r, o)]) }
+    func load1(_ r: Int, _ o: Int) -> Float { Widen.load1(p, r, o) }
 }
 
 /// float16 tiles.
