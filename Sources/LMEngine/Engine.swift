@@ -18,6 +18,12 @@ public struct EngineOptions: Sendable {
     public var precision: WeightPrecision? = nil
     /// Defaults: every core, 512 MiB of prefix cache, the checkpoint's precision.
     public init() {}
+
+    /// The precision a flag value names ("f32", "f16", "bf16", "q8_0", or the dtype names "float16"
+    /// etc.; case-insensitive), nil for anything else — so that a caller need not import GPT2.
+    public static func precision(named name: String) -> WeightPrecision? { WeightPrecision(name: name) }
+    /// The flag values `precision(named:)` documents, one per precision: f32, f16, bf16, q8_0.
+    public static let precisionNames = WeightPrecision.names
 }
 
 /// A loaded model and its tokenizer: everything the notebook did, as methods. Safe to call from many

@@ -43,6 +43,15 @@ final class WeightPrecisionEngineTests: XCTestCase {
     }()
     static let checkpointEngine = try! engine(nil)
 
+    func testFlagNamesParse() {
+        XCTAssertEqual(EngineOptions.precision(named: "f16"), .float16)
+        XCTAssertEqual(EngineOptions.precision(named: "BF16"), .bfloat16)
+        XCTAssertEqual(EngineOptions.precision(named: "q8_0"), .q8_0)
+        XCTAssertEqual(EngineOptions.precision(named: "f32"), .float32)
+        XCTAssertNil(EngineOptions.precision(named: "int4"))
+        XCTAssertEqual(EngineOptions.precisionNames.compactMap(EngineOptions.precision(named:)), WeightPrecision.allCases)
+    }
+
     func testInfoReportsThePrecision() throws {
         for p in WeightPrecision.allCases {
             XCTAssertEqual(Self.engines[p]?.info.dtype, p.rawValue)
