@@ -24,7 +24,23 @@ enum QuantizedDotProducts {
         }
     }
 
-    /// out[M, j] = a[M, :K] · w[j, :K] (+ bias[j]) for j in j0 ..< j1 and M ≥ 1 rows: blocks of w rows
+    /// out[M, j] = a[M, :K] · w[j, :K] (+ bias[j]) for j in j0 ..< j1 and 2 ≤ M ≤ 4 rows (several
+    /// sequences decoding together): w widened on the fly, each vector used for every row; j0 is a
+    /// multiple of 8.
+    ///
+    /// - out: [M, ldo], a: [M, lda], w: [N, K], bias: [N] or nil.
+    static func few<W: QuantizedTiles>(
+        _ out: UnsafeMutablePointer<Float>, ldo: Int, _ a: UnsafePointer<Float>, lda: Int, _ w: W,
+        bias: UnsafePointer<Float>?, m: Int, k: Int, rows j0: Int, _ j1: Int
+    ) {
+        var j = j0
+        while j < j1 {
+            dot4x4(out, ldo, a, lda, m, w, j, j1, k, bias)
+            j += 4
+        }
+    }
+
+    /// out[M, j] = a[M, :K] · w[j, :K] (+ bias[j]) for j in j0 ..< j1 and any M: blocks of w rows
     /// widened into per-thread scratch, then `DotProducts.tiles` on them (each widened once for all M).
     ///
     /// - out: [M, ldo], a: [M, lda], w: [N, K], bias: [N] or nil.
@@ -86,6 +102,66 @@ enum QuantizedDotProducts {
         }
         put(0, s0); put(1, s1); put(2, s2); put(3, s3)
         put(4, s4); put(5, s5); put(6, s6); put(7, s7)
+    }
+
+    /// out[i, j ..< j+4] for rows i < M ≤ 4 of a (rows past M repeat row 0 and are not stored) against
+    /// w rows j ..< j+4 (half a row group; those ≥ end are computed and not stored): sixteen lane sums.
+    @inline(never)
+    private static func dot4x4<W: QuantizedTiles>(
+        _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ m: Int,
+        _ w: W, _ j: Int, _ end: Int, _ k: Int, _ bias: UnsafePointer<Float>?
+    ) {
+        typealias V = SIMD8<Float>
+        let load = VectorMath.load
+        let group = j &>> 3, r0 = j & 7
+        let a0 = a, a1 = m > 1 ? a + lda : a, a2 = m > 2 ? a + 2 &* lda : a, a3 = m > 3 ? a + 3 &* lda : a
+        var s0 = (V(), V(), V(), V()), s1 = s0, s2 = s0, s3 = s0  // s_i.q: row i of a, row j+q of w
+        @inline(__always) func step(_ t: W.Tile, _ f: V, _ p: Int, _ o: Int) {
+            let x0 = load(a0 + p), x1 = load(a1 + p), x2 = load(a2 + p), x3 = load(a3 + p)
+            var v = t.load8(r0, o, V(repeating: f[r0]))
+            s0.0 = s0.0.addingProduct(x0, v); s1.0 = s1.0.addingProduct(x1, v)
+            s2.0 = s2.0.addingProduct(x2, v); s3.0 = s3.0.addingProduct(x3, v)
+            v = t.load8(r0 &+ 1, o, V(repeating: f[r0 &+ 1]))
+            s0.1 = s0.1.addingProduct(x0, v); s1.1 = s1.1.addingProduct(x1, v)
+            s2.1 = s2.1.addingProduct(x2, v); s3.1 = s3.1.addingProduct(x3, v)
+            v = t.load8(r0 &+ 2, o, V(repeating: f[r0 &+ 2]))
+            s0.2 = s0.2.addingProduct(x0, v); s1.2 = s1.2.addingProduct(x1, v)
+            s2.2 = s2.2.addingProduct(x2, v); s3.2 = s3.2.addingProduct(x3, v)
+            v = t.load8(r0 &+ 3, o, V(repeating: f[r0 &+ 3]))
+            s0.3 = s0.3.addingProduct(x0, v); s1.3 = s1.3.addingProduct(x1, v)
+            s2.3 = s2.3.addingProduct(x2, v); s3.3 = s3.3.addingProduct(x3, v)
+        }
+        var p = 0, chunk = 0
+        while p &+ 32 <= k {
+            let t = w.tile(group, chunk), f = t.factors()
+            step(t, f, p, 0); step(t, f, p &+ 8, 8); step(t, f, p &+ 16, 16); step(t, f, p &+ 24, 24)
+            p &+= 32
+            chunk &+= 1
+        }
+        let last = w.tile(group, chunk), f = last.factors()
+        while p &+ 8 <= k {
+            step(last, f, p, p & 31)
+            p &+= 8
+        }
+        let count = min(4, end - j)
+        @inline(__always) func finish(_ i: Int, _ s: (V, V, V, V), _ ai: UnsafePointer<Float>) {
+            let o = out + (i &* ldo &+ j)
+            if p == k {
+                store(VectorMath.sum4(s.0, s.1, s.2, s.3), o, j, count, bias)
+                return
+            }
+            @inline(__always) func put(_ q: Int, _ lanes: V) {
+                guard q < count else { return }
+                var r = VectorMath.sum(lanes)
+                for c in p..<k { r = r.addingProduct(ai[c], last.load1(r0 &+ q, c & 31)) }
+                o[q] = r + (bias?[j + q] ?? 0)
+            }
+            put(0, s.0); put(1, s.1); put(2, s.2); put(3, s.3)
+        }
+        finish(0, s0, a0)
+        if m > 1 { finish(1, s1, a1) }
+        if m > 2 { finish(2, s2, a2) }
+        if m > 3 { finish(3, s3, a3) }
     }
 
     /// Stores the first `count` (≤ 4) of four finished dot products, plus bias[j ..< j+count] (as

@@ -11,8 +11,8 @@ enum QuantizedGemm {
     ///
     /// - y: [M, ldy], x: [M, ldx], w: [K, N], bias: [N] or nil.
     /// Column block by column block (32 columns: one tile wide): its tiles, top to bottom, are one
-    /// sequential run of memory, and its 32 sums per row stay in registers (one row) or in L1 (two to
-    /// four) until K is done; each sum is written once.
+    /// sequential run of memory, and its 32 sums per row stay in registers until K is done; each sum
+    /// is written once.
     static func streaming<W: QuantizedTiles>(
         _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int, chunks c0: Int, _ c1: Int
@@ -85,58 +85,48 @@ enum QuantizedGemm {
         put((a, b, c, d), y + j, width)
     }
 
-    /// y[M, 32·chunk …] for 2 to 4 rows: sums in L1, each slab of 8 rows × 8 columns of w widened once
-    /// and applied to every row.
+    /// y[M, 32·chunk …] for 2 to 4 rows: 4 × 32 sums in sixteen registers over all of K, each widened
+    /// vector of w applied to every row (rows past M repeat row 0 and are not stored).
     @inline(never)
     private static func columnFew<W: QuantizedTiles>(
         _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int, chunk: Int
     ) {
         let j = chunk &* 32, width = min(32, n &- j)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { buffer in
-            let acc = buffer.baseAddress!
-            let start = initial(bias, j, width)
-            for i in 0..<m {
-                let row = acc + i &* 32
-                VectorMath.store(start.0, row); VectorMath.store(start.1, row + 8)
-                VectorMath.store(start.2, row + 16); VectorMath.store(start.3, row + 24)
-            }
-            let groups = k &>> 3
-            var g = 0
-            while g < groups {
-                let t = w.tile(g, chunk), f = t.factors()
-                for s in stride(from: 0, to: 32, by: 8) {
-                    let v0 = t.load8(0, s, V(repeating: f[0])), v1 = t.load8(1, s, V(repeating: f[1]))
-                    let v2 = t.load8(2, s, V(repeating: f[2])), v3 = t.load8(3, s, V(repeating: f[3]))
-                    let v4 = t.load8(4, s, V(repeating: f[4])), v5 = t.load8(5, s, V(repeating: f[5]))
-                    let v6 = t.load8(6, s, V(repeating: f[6])), v7 = t.load8(7, s, V(repeating: f[7]))
-                    for i in 0..<m {
-                        let xi = x + (i &* ldx &+ g &* 8), yi = acc + (i &* 32 &+ s)
-                        var a = VectorMath.load(yi)
-                        a = a.addingProduct(V(repeating: xi[0]), v0); a = a.addingProduct(V(repeating: xi[1]), v1)
-                        a = a.addingProduct(V(repeating: xi[2]), v2); a = a.addingProduct(V(repeating: xi[3]), v3)
-                        a = a.addingProduct(V(repeating: xi[4]), v4); a = a.addingProduct(V(repeating: xi[5]), v5)
-                        a = a.addingProduct(V(repeating: xi[6]), v6); a = a.addingProduct(V(repeating: xi[7]), v7)
-                        VectorMath.store(a, yi)
-                    }
-                }
-                g &+= 1
-            }
-            let rest = k &- groups &* 8
-            if rest > 0 {
-                let t = w.tile(groups, chunk), f = t.factors()
-                for r in 0..<rest {
-                    for s in stride(from: 0, to: 32, by: 8) {
-                        let v = t.load8(r, s, V(repeating: f[r]))
-                        for i in 0..<m {
-                            let yi = acc + (i &* 32 &+ s)
-                            VectorMath.store(VectorMath.load(yi).addingProduct(V(repeating: x[i &* ldx &+ groups &* 8 &+ r]), v), yi)
-                        }
-                    }
-                }
-            }
-            for i in 0..<m { (y + (i &* ldy &+ j)).update(from: acc + i &* 32, count: width) }
+        let start = initial(bias, j, width)
+        var a0 = start, a1 = start, a2 = start, a3 = start
+        let x0 = x, x1 = m > 1 ? x + ldx : x, x2 = m > 2 ? x + 2 &* ldx : x, x3 = m > 3 ? x + 3 &* ldx : x
+        @inline(__always) func row(_ t: W.Tile, _ fr: V, _ r: Int, _ p: Int) {
+            let b0 = V(repeating: x0[p]), b1 = V(repeating: x1[p]), b2 = V(repeating: x2[p]), b3 = V(repeating: x3[p])
+            var v = t.load8(r, 0, fr)
+            a0.0 = a0.0.addingProduct(b0, v); a1.0 = a1.0.addingProduct(b1, v)
+            a2.0 = a2.0.addingProduct(b2, v); a3.0 = a3.0.addingProduct(b3, v)
+            v = t.load8(r, 8, fr)
+            a0.1 = a0.1.addingProduct(b0, v); a1.1 = a1.1.addingProduct(b1, v)
+            a2.1 = a2.1.addingProduct(b2, v); a3.1 = a3.1.addingProduct(b3, v)
+            v = t.load8(r, 16, fr)
+            a0.2 = a0.2.addingProduct(b0, v); a1.2 = a1.2.addingProduct(b1, v)
+            a2.2 = a2.2.addingProduct(b2, v); a3.2 = a3.2.addingProduct(b3, v)
+            v = t.load8(r, 24, fr)
+            a0.3 = a0.3.addingProduct(b0, v); a1.3 = a1.3.addingProduct(b1, v)
+            a2.3 = a2.3.addingProduct(b2, v); a3.3 = a3.3.addingProduct(b3, v)
         }
+        let groups = k &>> 3
+        var g = 0
+        while g < groups {
+            let t = w.tile(g, chunk), f = t.factors(), p = g &* 8
+            for r in 0..<8 { row(t, V(repeating: f[r]), r, p &+ r) }
+            g &+= 1
+        }
+        let rest = k &- groups &* 8
+        if rest > 0 {
+            let t = w.tile(groups, chunk), f = t.factors()
+            for r in 0..<rest { row(t, V(repeating: f[r]), r, groups &* 8 &+ r) }
+        }
+        put(a0, y + j, width)
+        if m > 1 { put(a1, y + (ldy &+ j), width) }
+        if m > 2 { put(a2, y + (2 &* ldy &+ j), width) }
+        if m > 3 { put(a3, y + (3 &* ldy &+ j), width) }
     }
 
     /// y[M, j0 ..< j1] = x[M, K] · w[K, j0 ..< j1] (+ bias), blocked and register-tiled as `Gemm.blocked`:

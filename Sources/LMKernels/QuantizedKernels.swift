@@ -29,8 +29,8 @@ extension Kernels {
     }
 
     /// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]) with w stored as `w.format` (w.rows = N, w.columns = K),
-    /// split by rows of w, which must be in row-major tile order. One row widens w on the fly; more
-    /// widen 64 rows of w at a time into scratch.
+    /// split by rows of w, which must be in row-major tile order. Up to four rows widen w on the fly;
+    /// more widen 64 rows of w at a time into scratch for the float32 dot-product tiles.
     public func quantizedMatmulTransposed(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: QuantizedMatrix,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
@@ -45,6 +45,12 @@ extension Kernels {
         }
     }
 
+    /// Pieces for a product that streams the weights once (M ≤ 4): four per thread when it is split at
+    /// all. Such a call is short (≈ 0.1 ms for a decode matmul) and the thread that calls it starts
+    /// tens of µs before the one it wakes; with more pieces than threads, whichever is running takes the
+    /// next, instead of the early one idling at the end of its half.
+    static func streamingPieces(_ pieces: Int) -> Int { pieces > 1 ? 4 * pieces : 1 }
+
     private func quantizedMatmul<W: QuantizedTiles>(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: W,
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
@@ -52,7 +58,7 @@ extension Kernels {
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         if m <= Gemm.fewRowsLimit {
             let chunks = (n + QuantizedMatrix.blockSize - 1) / QuantizedMatrix.blockSize
-            Parallel.split(units: chunks, pieces: pieces) { lower, upper in
+            Parallel.split(units: chunks, pieces: Self.streamingPieces(pieces)) { lower, upper in
                 QuantizedGemm.streaming(y, ldy: n, x, ldx: k, w, bias: bias, m: m, k: k, n: n, chunks: lower, upper)
             }
             return
@@ -76,10 +82,12 @@ extension Kernels {
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
-        Parallel.split(units: (n + 7) / 8, pieces: pieces) { lower, upper in
+        Parallel.split(units: (n + 7) / 8, pieces: m <= 4 ? Self.streamingPieces(pieces) : pieces) { lower, upper in
             let j0 = lower * 8, j1 = min(n, upper * 8)
             if m == 1 {
                 QuantizedDotProducts.vector(y, x, w, bias: bias, k: k, rows: j0, j1)
+            } else if m <= 4 {
+                QuantizedDotProducts.few(y, ldo: n, x, lda: k, w, bias: bias, m: m, k: k, rows: j0, j1)
             } else {
                 QuantizedDotProducts.tiles(y, ldo: n, x, lda: k, w, bias: bias, m: m, k: k, rows: j0, j1)
             }

@@ -90,11 +90,15 @@ enum PrecisionBench {
 
     static func kernelCases(_ kernels: Kernels, _ precisions: [WeightPrecision], seconds: Double, copies fixedCopies: Int?) {
         print("-- kernels (µs per call, GB/s of weights in their own format, speed-up over float32; cpu/wall shows how many cores were ours)")
-        let shapes: [(k: Int, n: Int, head: Bool)] = [(768, 2304, false), (768, 3072, false), (3072, 768, false), (768, 50257, true)]
+        // Decode shapes of distilgpt2 (M = 1), and four sequences decoding together (M = 4).
+        let shapes: [(m: Int, k: Int, n: Int, head: Bool)] = [
+            (1, 768, 2304, false), (1, 768, 3072, false), (1, 3072, 768, false), (1, 768, 50257, true),
+            (4, 768, 3072, false), (4, 768, 50257, true),
+        ]
         for shape in shapes {
-            let (k, n) = (shape.k, shape.n)
-            let x = Matrix(rows: 1, columns: k, seed: 99, formats: []), bias = Matrix(rows: 1, columns: n, seed: 98, formats: [])
-            let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            let (m, k, n) = (shape.m, shape.k, shape.n)
+            let x = Matrix(rows: m, columns: k, seed: 99, formats: []), bias = Matrix(rows: 1, columns: n, seed: 98, formats: [])
+            let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
             defer { y.deallocate() }
             var bodies: [(Int) -> Void] = [], bytes: [Int] = []
             for precision in precisions {
@@ -109,17 +113,17 @@ enum PrecisionBench {
                 bodies.append { call in
                     let w = matrices[call % copies]
                     switch (precision.format, shape.head) {
-                    case (nil, false): kernels.matmul(y, x.floats, w.floats, bias: bias.floats, m: 1, k: k, n: n)
-                    case (nil, true): kernels.matmulTransposed(y, x.floats, w.floats, bias: nil, m: 1, k: k, n: n)
-                    case (let f?, false): kernels.quantizedMatmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: 1, k: k, n: n)
-                    case (let f?, true): kernels.quantizedMatmulTransposed(y, x.floats, w.converted[f]!.matrix, bias: nil, m: 1, k: k, n: n)
+                    case (nil, false): kernels.matmul(y, x.floats, w.floats, bias: bias.floats, m: m, k: k, n: n)
+                    case (nil, true): kernels.matmulTransposed(y, x.floats, w.floats, bias: nil, m: m, k: k, n: n)
+                    case (let f?, false): kernels.quantizedMatmul(y, x.floats, w.converted[f]!.matrix, bias: bias.floats, m: m, k: k, n: n)
+                    case (let f?, true): kernels.quantizedMatmulTransposed(y, x.floats, w.converted[f]!.matrix, bias: nil, m: m, k: k, n: n)
                     }
                 }
             }
             let times = time(seconds: seconds, bodies)
             for (i, precision) in precisions.enumerated() {
                 let t = times[i]
-                let name = shape.head ? "head M=1 \(k)x\(n)" : "matmul M=1 \(k)x\(n)"
+                let name = shape.head ? "head M=\(m) \(k)x\(n)" : "matmul M=\(m) \(k)x\(n)"
                 print(String(format: "%-28@ %-9@ %8.1f µs %6.1f GB/s  ×%.2f  (cpu/wall %.1f)", name as NSString,
                              precision.rawValue as NSString, t.wall * 1e6, Double(bytes[i]) / t.wall / 1e9,
                              times[0].wall / t.wall, t.cpu / t.wall))
