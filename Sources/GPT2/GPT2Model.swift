@@ -102,12 +102,13 @@ public final class GPT2Model: @unchecked Sendable {
         let x = scratch.x, xn = scratch.xn, qkv = scratch.qkv, att = scratch.att, tmp = scratch.tmp, h = scratch.h
         let k = kernels
 
-        // x[T, C] = wte[token] + wpe[position]
+        // x[T, C] = wte[token] + wpe[position] (the token's row widened first when wte is stored narrower)
         for (s, step) in batch.enumerated() {
             for (i, id) in step.tokens.enumerated() {
-                let e = weights.wte.pointer + id * c, p = weights.wpe.pointer + (step.cache.count + i) * c
+                let p = weights.wpe.pointer + (step.cache.count + i) * c
                 let row = x + (offsets[s] + i) * c
-                for j in 0..<c { row[j] = e[j] + p[j] }
+                weights.wte.copyRow(id, into: row)
+                for j in 0..<c { row[j] = row[j] + p[j] }
             }
         }
 
@@ -115,7 +116,7 @@ public final class GPT2Model: @unchecked Sendable {
             if isCancelled() { throw GPT2ForwardError.cancelled }
             // Attention: xn = ln_1(x); qkv[T, 3C] = xn · c_attn; keys and values go to each cache.
             k.layerNorm(xn, x, gamma: layer.ln1Weight.pointer, beta: layer.ln1Bias.pointer, rows: t, n: c, eps: config.layerNormEpsilon)
-            k.matmul(qkv, xn, layer.attnWeight.pointer, bias: layer.attnBias.pointer, m: t, k: c, n: 3 * c)
+            k.matmul(qkv, xn, layer.attnWeight, bias: layer.attnBias.pointer, m: t, k: c, n: 3 * c)
             for (s, step) in batch.enumerated() where !step.tokens.isEmpty {
                 let past = step.cache.count, n = step.tokens.count
                 let keys = step.cache.keys[l], values = step.cache.values[l]
@@ -129,14 +130,14 @@ public final class GPT2Model: @unchecked Sendable {
                     t: n, past: past, nHead: config.nHead, headDim: config.headDim, scale: attentionScale(layer: l))
             }
             // x += att · c_proj
-            k.matmul(tmp, att, layer.attnProjWeight.pointer, bias: layer.attnProjBias.pointer, m: t, k: c, n: c)
+            k.matmul(tmp, att, layer.attnProjWeight, bias: layer.attnProjBias.pointer, m: t, k: c, n: c)
             k.add(x, tmp, count: t * c)
 
             // MLP: x += act(ln_2(x) · c_fc) · c_proj
             k.layerNorm(xn, x, gamma: layer.ln2Weight.pointer, beta: layer.ln2Bias.pointer, rows: t, n: c, eps: config.layerNormEpsilon)
-            k.matmul(h, xn, layer.fcWeight.pointer, bias: layer.fcBias.pointer, m: t, k: c, n: inner)
+            k.matmul(h, xn, layer.fcWeight, bias: layer.fcBias.pointer, m: t, k: c, n: inner)
             k.activate(h, count: t * inner, config.activation)
-            k.matmul(tmp, h, layer.mlpProjWeight.pointer, bias: layer.mlpProjBias.pointer, m: t, k: inner, n: c)
+            k.matmul(tmp, h, layer.mlpProjWeight, bias: layer.mlpProjBias.pointer, m: t, k: inner, n: c)
             k.add(x, tmp, count: t * c)
         }
         if isCancelled() { throw GPT2ForwardError.cancelled }
@@ -163,7 +164,7 @@ public final class GPT2Model: @unchecked Sendable {
         var logits = [Float](repeating: 0, count: gathered * v)
         if gathered > 0 {
             logits.withUnsafeMutableBufferPointer { o in
-                k.matmulTransposed(o.baseAddress!, xn, weights.lmHead.pointer, bias: nil, m: gathered, k: c, n: v)
+                k.matmulTransposed(o.baseAddress!, xn, weights.lmHead, bias: nil, m: gathered, k: c, n: v)
             }
         }
         return headRows.map { Array(logits[($0.first * v)..<(($0.first + $0.count) * v)]) }

@@ -1,27 +1,52 @@
-/// One weight of the model as float32: a read-only view whose memory `GPT2Weights` keeps alive.
+import LMKernels
+
+/// One weight of the model: a read-only view whose memory `GPT2Weights` keeps alive.
 ///
+/// Stored as float32 (read in place or converted at load), or — for the matrices the matmuls read,
+/// after `GPT2Weights.converted(to:)` — in a lower precision (`storage`).
 /// Valid only while the `GPT2Weights` it came from is alive.
 public struct WeightTensor: @unchecked Sendable {
     /// The checkpoint key it was read from (for tied heads, wte's key).
     public let key: String
     /// Its dimensions, outermost first (row-major).
     public let shape: [Int]
-    /// The first of `count` values.
-    public let pointer: UnsafePointer<Float>
+    /// How its values are stored.
+    public let storage: WeightStorage
     private let elementCount: Int
 
     /// The number of values: the product of `shape`.
     public var count: Int { elementCount }
 
-    /// The values as a buffer.
+    /// The precision its values are stored in.
+    public var precision: WeightPrecision { storage.precision }
+
+    /// The first of `count` float32 values. Only float32 tensors have them: asking a converted one is
+    /// a programming error (read it through `storage`).
+    public var pointer: UnsafePointer<Float> {
+        guard case .float32(let p) = storage else {
+            preconditionFailure("\(key) is stored as \(precision.rawValue), not float32; read it through `storage`")
+        }
+        return p
+    }
+
+    /// The values as a buffer (float32 tensors only, as `pointer`).
     public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: elementCount) }
 
     /// A view of `shape.reduce(1, *)` floats at `pointer`; the caller keeps that memory alive.
     public init(key: String, shape: [Int], pointer: UnsafePointer<Float>) {
         self.key = key
         self.shape = shape
-        self.pointer = pointer
+        self.storage = .float32(pointer)
         self.elementCount = shape.reduce(1, *)
+    }
+
+    /// A view of a converted matrix; `shape` is [matrix.rows, matrix.columns]. The caller keeps the
+    /// matrix's storage alive.
+    public init(key: String, matrix: QuantizedMatrix) {
+        self.key = key
+        self.shape = [matrix.rows, matrix.columns]
+        self.storage = .quantized(matrix)
+        self.elementCount = matrix.rows * matrix.columns
     }
 }
 

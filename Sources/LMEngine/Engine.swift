@@ -11,8 +11,19 @@ public struct EngineOptions: Sendable {
     public var prefixCacheBytes: Int = 512 << 20
     /// New tokens one batched step may stack (a longer prompt still runs, alone).
     public var maxRowsPerStep: Int = 1024
-    /// Defaults: every core, 512 MiB of prefix cache.
+    /// The precision to compute from: the matrices are converted at load (`GPT2Weights.converted(to:)`).
+    /// Nil keeps the checkpoint's own precision, exactly: float32 as loaded, and a float16 or bfloat16
+    /// checkpoint's matrices in that precision (`GPT2Weights.exactlyNarrowed()`: the same values, so the
+    /// same results, with half the bytes per token). `WeightPrecision(name:)` parses "f16" and the like.
+    public var precision: WeightPrecision? = nil
+    /// Defaults: every core, 512 MiB of prefix cache, the checkpoint's precision.
     public init() {}
+
+    /// The precision a flag value names ("f32", "f16", "bf16", "q8_0", or the dtype names "float16"
+    /// etc.; case-insensitive), nil for anything else — so that a caller need not import GPT2.
+    public static func precision(named name: String) -> WeightPrecision? { WeightPrecision(name: name) }
+    /// The flag values `precision(named:)` documents, one per precision: f32, f16, bf16, q8_0.
+    public static let precisionNames = WeightPrecision.names
 }
 
 /// A loaded model and its tokenizer: everything the notebook did, as methods. Safe to call from many
@@ -53,6 +64,7 @@ public final class Engine: @unchecked Sendable {
 
     /// An engine over weights and a tokenizer already in memory (tests, benchmarks).
     public init(weights: GPT2Weights, tokenizer: GPT2Tokenizer, name: String, options: EngineOptions = EngineOptions()) throws {
+        let weights = options.precision.map { weights.converted(to: $0) } ?? weights.exactlyNarrowed() ?? weights
         let config = weights.config
         guard tokenizer.vocabularySize <= config.vocabSize else {
             throw EngineError.invalidArgument(

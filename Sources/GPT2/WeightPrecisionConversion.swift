@@ -1,0 +1,157 @@
+import Foundation
+import LMKernels
+import SafeTensors
+
+extension GPT2Weights {
+    /// The precision the matrices the matmuls read are stored in (the head's; `converted(to:)` stores
+    /// them all alike).
+    public var precision: WeightPrecision { lmHead.precision }
+
+    /// These weights with every matrix a matmul reads — each block's c_attn, attn.c_proj, mlp.c_fc and
+    /// mlp.c_proj, and the token embedding (the tied head; an untied lm_head too) — stored in
+    /// `precision`. The token lookup reads its row of the converted embedding, widened.
+    ///
+    /// LayerNorm gains and biases, biases and the position embedding stay float32; they are copied, so
+    /// the result owns all its memory and these weights (and their file mapping) may be released.
+    /// `dtype` becomes the precision's name. When the matrices are already stored so, nothing is
+    /// copied: the result is self, or (when `dtype` named the checkpoint's own type, as an F16 file's
+    /// "float16" for its exact float32 copy) a view of the same memory with `dtype` renamed.
+    public func converted(to precision: WeightPrecision) -> GPT2Weights {
+        let matrices = [wte, lmHead] + layers.flatMap { [$0.attnWeight, $0.attnProjWeight, $0.fcWeight, $0.mlpProjWeight] }
+        if matrices.allSatisfy({ $0.precision == precision }) {
+            if dtype == precision.rawValue { return self }
+            return GPT2Weights(
+                config: config, wte: wte, wpe: wpe, layers: layers, lnfWeight: lnfWeight, lnfBias: lnfBias,
+                lmHead: lmHead, dtype: precision.rawValue, isZeroCopy: isZeroCopy, source: source, owners: [self])
+        }
+
+        let small = [wpe, lnfWeight, lnfBias] + layers.flatMap {
+            [$0.ln1Weight, $0.ln1Bias, $0.attnBias, $0.attnProjBias, $0.ln2Weight, $0.ln2Bias, $0.fcBias, $0.mlpProjBias]
+        }
+        let buffer = FloatBuffer(count: small.reduce(0) { $0 + $1.count })
+        var owners: [AnyObject] = [buffer]
+        var offset = 0
+        func copy(_ t: WeightTensor) -> WeightTensor {
+            let dst = buffer.pointer + offset
+            offset += t.count
+            Self.withFloats(of: t) { dst.update(from: $0, count: t.count) }
+            return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(dst))
+        }
+        // The head and embedding are read a row at a time (x·wᵀ, lookups); the blocks' matrices as x·w.
+        let tied = Self.sameMemory(lmHead, wte)
+        var jobs: [(WeightTensor, QuantizedTileOrder)] = [(wte, .rowMajor)]
+        if !tied { jobs.append((lmHead, .rowMajor)) }
+        for layer in layers {
+            jobs += [layer.attnWeight, layer.attnProjWeight, layer.fcWeight, layer.mlpProjWeight].map { ($0, .columnMajor) }
+        }
+        // The matrices are independent: convert them on every core (largest first, so none is left last).
+        var converted = [(WeightTensor, AnyObject)?](repeating: nil, count: jobs.count)
+        let lock = NSLock()
+        let order = jobs.indices.sorted { jobs[$0].0.count > jobs[$1].0.count }
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
+            let job = order[i]
+            let result = Self.convert(jobs[job].0, to: precision, order: jobs[job].1)
+            lock.lock(); converted[job] = result; lock.unlock()
+        }
+        owners += converted.map { $0!.1 }
+        var results = converted.map { $0!.0 }[...]
+        let newWte = results.removeFirst()
+        let newHead = tied ? newWte : results.removeFirst()
+        let newLayers = layers.map { layer in
+            GPT2LayerWeights(
+                ln1Weight: copy(layer.ln1Weight), ln1Bias: copy(layer.ln1Bias),
+                attnWeight: results.removeFirst(), attnBias: copy(layer.attnBias),
+                attnProjWeight: results.removeFirst(), attnProjBias: copy(layer.attnProjBias),
+                ln2Weight: copy(layer.ln2Weight), ln2Bias: copy(layer.ln2Bias),
+                fcWeight: results.removeFirst(), fcBias: copy(layer.fcBias),
+                mlpProjWeight: results.removeFirst(), mlpProjBias: copy(layer.mlpProjBias))
+        }
+        return GPT2Weights(
+            config: config, wte: newWte, wpe: copy(wpe), layers: newLayers,
+            lnfWeight: copy(lnfWeight), lnfBias: copy(lnfBias), lmHead: newHead,
+            dtype: precision.rawValue, isZeroCopy: false, source: source, owners: owners)
+    }
+
+    /// One matrix in `precision`, and the object that owns its memory.
+    static func convert(_ t: WeightTensor, to precision: WeightPrecision, order: QuantizedTileOrder) -> (WeightTensor, AnyObject) {
+        let rows = t.shape.first ?? 0, columns = rows == 0 ? 0 : t.count / rows
+        return withFloats(of: t) { source in
+            if let format = precision.format {
+                let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format, order: order)
+                return (WeightTensor(key: t.key, matrix: storage.matrix), storage)
+            }
+            let floats = FloatBuffer(count: t.count)
+            floats.pointer.update(from: source, count: t.count)
+            return (WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(floats.pointer)), floats)
+        }
+    }
+
+    /// Calls `body` with t's values as float32: in place, or widened into a temporary buffer.
+    static func withFloats<R>(of t: WeightTensor, _ body: (UnsafePointer<Float>) -> R) -> R {
+        switch t.storage {
+        case .float32(let p):
+            return body(p)
+        case .quantized(let m):
+            let floats = FloatBuffer(count: t.count)
+            for r in 0..<m.rows { m.dequantize(row: r, into: floats.pointer + r * m.columns) }
+            return body(floats.pointer)
+        }
+    }
+
+    /// Whether two tensors are views of the same memory (a tied head).
+    static func sameMemory(_ a: WeightTensor, _ b: WeightTensor) -> Bool {
+        switch (a.storage, b.storage) {
+        case let (.float32(p), .float32(q)): return p == q
+        case let (.quantized(p), .quantized(q)): return p.values == q.values
+        default: return false
+        }
+    }
+}
+
+extension GPT2LayerWeights {
+    /// A block from its twelve tensors.
+    init(
+        ln1Weight: WeightTensor, ln1Bias: WeightTensor, attnWeight: WeightTensor, attnBias: WeightTensor,
+        attnProjWeight: WeightTensor, attnProjBias: WeightTensor, ln2Weight: WeightTensor, ln2Bias: WeightTensor,
+        fcWeight: WeightTensor, fcBias: WeightTensor, mlpProjWeight: WeightTensor, mlpProjBias: WeightTensor
+    ) {
+        self.ln1Weight = ln1Weight; self.ln1Bias = ln1Bias
+        self.attnWeight = attnWeight; self.attnBias = attnBias
+        self.attnProjWeight = attnProjWeight; self.attnProjBias = attnProjBias
+        self.ln2Weight = ln2Weight; self.ln2Bias = ln2Bias
+        self.fcWeight = fcWeight; self.fcBias = fcBias
+        self.mlpProjWeight = mlpProjWeight; self.mlpProjBias = mlpProjBias
+    }
+}
+
+extension GPT2Weights {
+    /// These weights with their matrices stored as the checkpoint stored them, when that is narrower than
+    /// float32 and loses nothing: a float16 or bfloat16 checkpoint's float32 copies converted back to
+    /// that precision (same values, half the bytes to read per token). Nil when the checkpoint was
+    /// float32 or anything else, or when some matrix would not convert exactly (it is checked).
+    public func exactlyNarrowed() -> GPT2Weights? {
+        guard let native = WeightPrecision(name: dtype), native == .float16 || native == .bfloat16,
+              precision == .float32 else { return nil }
+        let narrow = converted(to: native)
+        let pairs = [(wte, narrow.wte), (lmHead, narrow.lmHead)] + zip(layers, narrow.layers).flatMap { a, b in
+            [(a.attnWeight, b.attnWeight), (a.attnProjWeight, b.attnProjWeight), (a.fcWeight, b.fcWeight), (a.mlpProjWeight, b.mlpProjWeight)]
+        }
+        for (original, converted) in pairs {
+            guard case .quantized(let m) = converted.storage else { return nil }
+            let exact = Self.withFloats(of: original) { source in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, m.columns)) { row in
+                    for r in 0..<m.rows {
+                        m.dequantize(row: r, into: row.baseAddress!)
+                        for c in 0..<m.columns where row[c].bitPattern != source[r * m.columns + c].bitPattern {
+                            // NaN payloads aside, a difference means the value did not fit.
+                            if !(row[c].isNaN && source[r * m.columns + c].isNaN) { return false }
+                        }
+                    }
+                    return true
+                }
+            }
+            if !exact { return nil }
+        }
+        return narrow
+    }
+}
