@@ -6,7 +6,7 @@ import ModelHub
 let usage = """
     usage: lmd [--model MODEL] [--socket PATH] [--stdio] [--threads N] [--add-prefix-space] [--log-level L]
                [--max-batch N] [--prefix-cache-mb N] [--max-line-bytes N] [--max-tokens N]
-               [--max-queue N] [--max-queue-total N] [--max-clients N] [--max-outgoing-bytes N]
+               [--max-queue N] [--max-queue-total N] [--max-clients N] [--dtype D] [--max-outgoing-bytes N]
 
     Loads a GPT-2-family model once and answers newline-delimited JSON-RPC 2.0 requests.
 
@@ -19,6 +19,8 @@ let usage = """
       --threads N          threads for the model's kernels (default: every core)
       --add-prefix-space   tokenize text as if it followed a space (per request: add_prefix_space)
       --log-level L        error, info (default) or debug; the log goes to stderr
+      --dtype D            compute with f32, f16, bf16 or q8_0 weights, converted at load (default: the
+                           checkpoint's own precision, exactly); smaller weights decode faster
       --max-batch N        model requests computed together at most (default 8)
       --prefix-cache-mb N  memory for reusable KV caches of recent sequences (default 512; 0: off)
       --max-line-bytes N   longest request line (default 16777216); longer: -32600 and the connection closes
@@ -48,6 +50,7 @@ var logLevel = LogLevel.info
 var dispatcher = DispatcherOptions()
 var transport = TransportOptions()
 var prefixCacheBytes: Int?
+var precision: String?
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 var index = 0
@@ -82,6 +85,7 @@ while index < arguments.count {
         let text = value(for: argument, inline: inline)
         guard let level = LogLevel(name: text) else { usageError("--log-level must be error, info or debug, not \(text)") }
         logLevel = level
+    case "--dtype": precision = value(for: argument, inline: inline)
     case "--max-batch": dispatcher.maxConcurrentModelRequests = number(for: argument, inline: inline, minimum: 1)
     case "--prefix-cache-mb": prefixCacheBytes = number(for: argument, inline: inline, minimum: 0) << 20
     case "--max-line-bytes": transport.maxLineLength = number(for: argument, inline: inline, minimum: 64)
@@ -119,4 +123,5 @@ configuration.logLevel = logLevel
 configuration.dispatcher = dispatcher
 configuration.transport = transport
 configuration.prefixCacheBytes = prefixCacheBytes
+configuration.precision = precision
 exit(Daemon.run(configuration))

@@ -76,3 +76,19 @@ final class DaemonHubModelTests: DaemonTestCase {
         return (process, log)
     }
 }
+
+/// `lmd --dtype`: weights converted at load, reported by `info`; a bad name is one sentence.
+final class DaemonPrecisionTests: DaemonTestCase {
+    func testDtypeFlagConvertsTheWeights() throws {
+        let daemon = try startDaemon(["--dtype", "bf16"])
+        let client = try LMClient(socketPath: socketPath)
+        XCTAssertEqual(try client.call("info")["dtype"], "bfloat16")
+        XCTAssertEqual(try client.call("topk", params: ["text": "I wish I were", "k": 3])["ids"]?.arrayValue?.count, 3)
+        client.close()
+        daemon.signal()
+        XCTAssertEqual(daemon.waitForExit(), 0)
+        let bad = try ProcessRunner.run(Products.executable("lmd"), ["--model", Fixtures.tinyModel.path, "--socket", socketPath, "--dtype", "f8"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("--dtype must be one of f32, f16, bf16, q8_0, not f8"), bad.stderr)
+    }
+}

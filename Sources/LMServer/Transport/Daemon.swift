@@ -27,6 +27,8 @@ public struct DaemonConfiguration: Sendable {
     public var dispatcher = DispatcherOptions()
     /// Memory for the prefix cache, in bytes (nil: the engine's default).
     public var prefixCacheBytes: Int?
+    /// The precision to compute with (nil: the checkpoint's own, exactly).
+    public var precision: String?
 
     /// A configuration serving `modelPath` with defaults.
     public init(modelPath: String) { self.modelPath = modelPath }
@@ -57,6 +59,12 @@ public enum Daemon {
         var engineOptions = EngineOptions()
         if let threads = configuration.threads { engineOptions.threads = threads }
         if let bytes = configuration.prefixCacheBytes { engineOptions.prefixCacheBytes = bytes }
+        if let name = configuration.precision {
+            guard let precision = EngineOptions.precision(named: name) else {
+                return fail("--dtype must be one of \(EngineOptions.precisionNames.joined(separator: ", ")), not \(name)")
+            }
+            engineOptions.precision = precision
+        }
         let started = Date()
         let engine: Engine
         do {
