@@ -19,7 +19,7 @@ if [ "${1:-}" = "--xctest" ]; then
     shift
     seconds=${1:-300}
     filter=${2:-Fuzz}
-    tests=7  # FuzzJSONTests (3), FuzzTokenizerTests (2), FuzzLineFramerTests, FuzzDispatcherTests
+    tests=8  # FuzzJSONTests (3), FuzzTokenizerTests (2), FuzzLineFramerTests, FuzzDispatcherTests, FuzzTokenizeIdsTests
     per=$(( seconds / tests > 0 ? seconds / tests : 1 ))
     echo "fuzz/run.sh: XCTest fuzz tests matching '$filter', $per s each (LMD_FUZZ_SECONDS=$per)"
     swift build --build-tests --scratch-path .build-fuzz >/dev/null
