@@ -48,7 +48,7 @@ final class FuzzLineFramerTests: XCTestCase {
 
     func testLinesRecoveredEqualLinesSentForAnySplit() {
         var lines = 0, overflows = 0
-        let ran = FuzzRunner("line-framer", cases: 20_000, seed: 31).run(in: self) { rng, label in
+        let ran = FuzzRunner("line-framer", cases: 40_000, seed: 31).run(in: self) { rng, label in
             let limit = rng.chance(0.9) ? rng.int(1...40) : rng.int(-2...300)
             let effective = max(1, limit)
             let bytes = Self.stream(&rng, limit: effective)
