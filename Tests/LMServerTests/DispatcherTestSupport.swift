@@ -121,6 +121,7 @@ final class GatedEngine: DispatchEngine, @unchecked Sendable {
     func encode(_ text: String, addPrefixSpace: Bool) -> [Int] { inner.encode(text, addPrefixSpace: addPrefixSpace) }
     func decode(_ ids: [Int]) throws -> String { try inner.decode(ids) }
     func tokenText(_ id: Int) throws -> String { try inner.tokenText(id) }
+    func tokenBytes(_ id: Int) throws -> [UInt8] { try inner.tokenBytes(id) }
 
     func forward(ids: [Int], positions: LogitPositions, cancel: CancellationFlag?) throws -> Logits {
         door(cancel)

@@ -13,6 +13,8 @@ protocol DispatchEngine: AnyObject, Sendable {
     func decode(_ ids: [Int]) throws -> String
     /// One id decoded alone.
     func tokenText(_ id: Int) throws -> String
+    /// One id's raw bytes (which may be part of a UTF-8 character).
+    func tokenBytes(_ id: Int) throws -> [UInt8]
     /// Logits for `ids`.
     func forward(ids: [Int], positions: LogitPositions, cancel: CancellationFlag?) throws -> Logits
     /// The k most likely next tokens.
@@ -25,4 +27,9 @@ protocol DispatchEngine: AnyObject, Sendable {
     func suggest(text: String, options: SuggestionOptions, cancel: CancellationFlag?) throws -> Suggestions
 }
 
-extension Engine: DispatchEngine {}
+extension Engine: DispatchEngine {
+    func tokenBytes(_ id: Int) throws -> [UInt8] {
+        guard let bytes = tokenizer.tokenBytes(id) else { throw EngineError.invalidTokenId(id, vocabSize: info.vocabSize) }
+        return bytes
+    }
+}

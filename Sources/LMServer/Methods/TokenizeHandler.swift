@@ -19,31 +19,45 @@ enum TokenizeHandler {
         }
     }
 
-    /// How given ids split the text they decode to. A token that ends inside a UTF-8 character ends where
-    /// that character starts; the next token's range takes in the whole character. Each id is decoded
-    /// together with the ids since the last clean character boundary, so the cost stays linear.
+    /// How given ids split the text they decode to. A token that ends inside a UTF-8 character (or inside
+    /// bytes that decode to one U+FFFD) ends where that character starts; the token that completes it takes
+    /// in the whole character. One pass over the tokens' raw bytes, decoded as `String(decoding:)` does:
+    /// each valid scalar as itself, each maximal invalid subpart as U+FFFD.
     static func splitIDs(_ ids: [Int], engine: DispatchEngine, cancel: CancellationFlag) throws -> TokenizeResult {
         let text = try engine.decode(ids)
-        let full = Array(text.utf8)
         var tokens: [String] = []
-        var offsets: [Range<Int>] = []
+        var raw: [UInt8] = []
+        var rawEnds: [Int] = []
         tokens.reserveCapacity(ids.count)
-        offsets.reserveCapacity(ids.count)
-        var windowStart = 0, windowOffset = 0, previousEnd = 0
+        rawEnds.reserveCapacity(ids.count)
         for k in ids.indices {
             if k % 1024 == 1023, cancel.isCancelled { throw EngineError.cancelled }
             tokens.append(try engine.tokenText(ids[k]))
-            let window = Array(try engine.decode(Array(ids[windowStart...k])).utf8)
-            var m = 0
-            while m < window.count, windowOffset + m < full.count, window[m] == full[windowOffset + m] { m += 1 }
-            let end = max(windowOffset + m, previousEnd)
-            offsets.append(previousEnd..<end)
-            previousEnd = end
-            if m == window.count {
-                windowStart = k + 1
-                windowOffset += m
+            raw += try engine.tokenBytes(ids[k])
+            rawEnds.append(raw.count)
+        }
+        var offsets: [Range<Int>] = []
+        offsets.reserveCapacity(ids.count)
+        var parser = Unicode.UTF8.ForwardParser()
+        var input = raw.makeIterator()
+        var rawPosition = 0, textPosition = 0, previous = 0, k = 0
+        decoding: while true {
+            let consumed: Int, produced: Int
+            switch parser.parseScalar(from: &input) {
+            case let .valid(encoded): consumed = encoded.count; produced = encoded.count
+            case let .error(length): consumed = length; produced = 3  // U+FFFD
+            case .emptyInput: break decoding
+            }
+            rawPosition += consumed
+            textPosition += produced
+            while k < ids.count, rawEnds[k] <= rawPosition {
+                let end = rawEnds[k] == rawPosition ? textPosition : textPosition - produced
+                offsets.append(previous..<max(previous, end))
+                previous = max(previous, end)
+                k += 1
             }
         }
+        while k < ids.count { offsets.append(previous..<previous); k += 1 }
         return TokenizeResult(ids: ids, tokens: tokens, offsets: offsets, text: text)
     }
 }
