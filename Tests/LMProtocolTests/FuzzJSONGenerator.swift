@@ -1,3 +1,4 @@
+import TestSupport
 import LMProtocol
 
 /// Random JSON values, JSON-RPC requests, their text written in random but valid styles, and mutations

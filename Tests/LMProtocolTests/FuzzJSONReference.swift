@@ -1,3 +1,4 @@
+import TestSupport
 import LMProtocol
 
 /// A second JSON reader, the oracle for the fuzz tests: written plainly from RFC 8259 and the rules

@@ -1,18 +1,17 @@
 import Foundation
 import XCTest
 
-// The same small runner is in each test target that fuzzes (LMProtocolTests, LMTokenizerTests,
-// LMServerTests): test targets cannot share code without a library target, and it is small.
+// Shared by every test target that fuzzes (LMProtocolTests, LMTokenizerTests, LMServerTests).
 
 /// SplitMix64: a seeded generator, so that every case can be replayed from its seed.
-struct FuzzRandom: RandomNumberGenerator {
+public struct FuzzRandom: RandomNumberGenerator {
     /// The state; the next output is a mix of it.
-    var state: UInt64
+    public var state: UInt64
 
     /// A generator whose outputs depend only on `seed`.
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -21,33 +20,33 @@ struct FuzzRandom: RandomNumberGenerator {
     }
 
     /// A uniform integer in `range`.
-    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+    public mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
 
     /// True with probability `p`.
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    public mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 
     /// One element of a non-empty array.
-    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
+    public mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
 
     /// A byte.
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+    public mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }
 
 /// Runs one property over many seeded cases: by default a fixed number (deterministic, a few seconds in
 /// a debug build, for CI); with `LMD_FUZZ_SECONDS=S` as many as fit in S seconds (the longer run of
 /// `fuzz/run.sh --xctest`). `LMD_FUZZ_SEED` changes the seed; `LMD_FUZZ_CASE=i` runs case i only (a
 /// failure names both). Stops at the first case that records a failure, so one bug is one message.
-struct FuzzRunner {
+public struct FuzzRunner {
     /// The name printed with the count.
-    let name: String
+    public let name: String
     /// The base seed; case i uses a generator seeded from it and i.
-    let seed: UInt64
+    public let seed: UInt64
     private let cases: Int
     private let seconds: Double?
     private let only: Int?
 
     /// A runner of `cases` cases (unless the environment asks for a time budget instead).
-    init(_ name: String, cases: Int, seed: UInt64 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(_ name: String, cases: Int, seed: UInt64 = 1, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.name = name
         self.seed = environment["LMD_FUZZ_SEED"].flatMap { UInt64($0) } ?? seed
         self.cases = cases
@@ -56,19 +55,19 @@ struct FuzzRunner {
     }
 
     /// The generator for case `index`.
-    func random(forCase index: Int) -> FuzzRandom {
+    public func random(forCase index: Int) -> FuzzRandom {
         var mixer = FuzzRandom(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(truncatingIfNeeded: index))
         return FuzzRandom(seed: mixer.next())
     }
 
     /// How to name case `index` in a failure message.
-    func label(_ index: Int) -> String {
+    public func label(_ index: Int) -> String {
         "\(name) case \(index) (rerun with LMD_FUZZ_SEED=\(seed) LMD_FUZZ_CASE=\(index))"
     }
 
     /// Runs `body` for each case with its generator and label; returns how many cases ran.
     @discardableResult
-    func run(in test: XCTestCase, _ body: (inout FuzzRandom, String) throws -> Void) rethrows -> Int {
+    public func run(in test: XCTestCase, _ body: (inout FuzzRandom, String) throws -> Void) rethrows -> Int {
         let start = Date()
         let failuresBefore = test.testRun?.totalFailureCount ?? 0
         var ran = 0
@@ -95,7 +94,7 @@ struct FuzzRunner {
 
 extension Array where Element == UInt8 {
     /// The bytes as text for a failure message: printable ASCII as is, everything else escaped.
-    var fuzzDescription: String {
+    public var fuzzDescription: String {
         var s = ""
         for b in prefix(600) {
             switch b {
