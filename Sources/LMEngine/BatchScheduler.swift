@@ -43,7 +43,9 @@ final class BatchScheduler: @unchecked Sendable {
     init(model: GPT2Model, maxRowsPerStep: Int) {
         self.model = model
         self.maxRowsPerStep = max(1, maxRowsPerStep)
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread keeps the scheduler alive until `stop()` ends its loop (the scheduler does not keep the
+        // thread, so there is no cycle); an unowned capture could outlive a released engine.
+        let thread = Thread { self.loop() }
         thread.name = "lmd-compute"
         thread.stackSize = 8 << 20
         thread.start()

@@ -8,6 +8,8 @@ do {
         try TokenizerBench.run(arguments: Array(arguments.dropFirst()))
     case "kernels":
         try KernelBench.run(arguments: Array(arguments.dropFirst()))
+    case "precision":
+        try PrecisionBench.run(arguments: Array(arguments.dropFirst()))
     default:
         try ModelBench.run(arguments: arguments)
     }
