@@ -29,7 +29,7 @@ enum ModelBench {
                        [--dump-prompts FILE] [--write-model-only] [--tokenizer DIR]
                lmbench tokenizer [FILE]      tokenizer speed
                lmbench kernels [...]         kernel speed
-       lmbench precision [...]       f32 vs f16/bf16/q8_0 weights: kernels and decode
+               lmbench precision [...]       f32 vs f16/bf16/q8_0 weights: kernels and decode
 
           --model-dir DIR     model folder; written with random weights if it holds no model
                               (default: $TMPDIR/lmbench/gpt2-random-L6-E768-H12-P1024)
