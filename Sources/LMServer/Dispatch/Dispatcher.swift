@@ -149,6 +149,12 @@ public final class Dispatcher: @unchecked Sendable {
     /// many blocking blocks at once as there are cores, which would keep the engine from batching more.
     func schedule(_ lane: WorkLane) {
         if lane.concurrency > 1 {
+            // With every slot busy, a finishing job starts the next one itself (see runNext): no thread
+            // is made per queued request, which matters for a batch of thousands.
+            state.lock()
+            let full = lane.running.count >= lane.concurrency
+            state.unlock()
+            if full { return }
             let thread = Thread { [self] in runNext(on: lane) }
             thread.name = "lmd-\(lane.name)"
             thread.start()
@@ -187,8 +193,15 @@ public final class Dispatcher: @unchecked Sendable {
 
     /// Runs the lane's oldest job, if any is still waiting.
     private func runNext(on lane: WorkLane) {
+        // A job that found every slot taken when it was scheduled starts when one frees: the thread that
+        // frees it goes on with the queue (a loop, not recursion, so a long queue cannot grow the stack).
+        while runOne(on: lane), lane.concurrency > 1 {}
+    }
+
+    /// Runs the lane's oldest job if a slot is free; returns whether jobs are still waiting afterwards.
+    private func runOne(on lane: WorkLane) -> Bool {
         state.lock()
-        guard !lane.pending.isEmpty, lane.running.count < lane.concurrency else { state.unlock(); return }
+        guard !lane.pending.isEmpty, lane.running.count < lane.concurrency else { state.unlock(); return false }
         let job = lane.pending.removeFirst()
         job.phase = .running
         lane.running.append(job)
@@ -237,8 +250,7 @@ public final class Dispatcher: @unchecked Sendable {
         let more = !lane.pending.isEmpty
         state.broadcast()
         state.unlock()
-        // A job that found every slot taken when it was scheduled starts now that one is free.
-        if more, lane.concurrency > 1 { runNext(on: lane) }
+        return more
     }
 
     /// Refuses new work from now on (the `shutdown` request itself is still answered).
