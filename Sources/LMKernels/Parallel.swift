@@ -1,6 +1,4 @@
-import Dispatch
-
-/// Splits a kernel's work into contiguous pieces and runs them on up to `threads` threads.
+/// Splits a kernel's work into contiguous pieces and runs them on the shared `WorkerPool`.
 ///
 /// Pieces are always cut on fixed unit boundaries (whole column panels, rows or heads), and every
 /// output element is computed by the same sequence of operations whichever piece it lands in, so a
@@ -16,7 +14,7 @@ enum Parallel {
             if units > 0 { body(0, units) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: n) { piece in
+        WorkerPool.shared.run(pieces: n) { piece in
             body(units * piece / n, units * (piece + 1) / n)
         }
     }
@@ -42,7 +40,7 @@ enum Parallel {
             if piece == count { return n }
             return min(n, shift + units * piece / count * lineFloats)
         }
-        DispatchQueue.concurrentPerform(iterations: count) { piece in
+        WorkerPool.shared.run(pieces: count) { piece in
             let j0 = boundary(piece), j1 = boundary(piece + 1)
             if j1 > j0 { body(j0, j1) }
         }
