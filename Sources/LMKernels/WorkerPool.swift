@@ -20,7 +20,7 @@ final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
     /// How long an idle worker polls for the next job before sleeping.
-    private static let spinNanoseconds: UInt64 = 100_000
+    private static let spinNanoseconds: UInt64 = 20_000
 
     /// The current job in one word: generation (high bits) and the next unclaimed piece (low
     /// `pieceBits` bits). Claiming a piece is one compare-and-swap that fails once the job changed.
