@@ -133,8 +133,12 @@ final class WorkerPool: @unchecked Sendable {
                 var spins = 0
                 while generation == seen {
                     spins += 1
-                    if spins & 255 == 0,
-                       DispatchTime.now().uptimeNanoseconds &- start > Self.spinNanoseconds { break }
+                    if spins & 255 == 0 {
+                        if DispatchTime.now().uptimeNanoseconds &- start > Self.spinNanoseconds { break }
+                        // On a busy machine, let whoever is waiting for this core (perhaps the
+                        // thread about to hand out the next job) run; on an idle one this returns at once.
+                        sched_yield()
+                    }
                     generation = ticket.load(ordering: .acquiring) >> Self.pieceBits
                 }
             }
