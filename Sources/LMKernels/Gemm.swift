@@ -111,14 +111,13 @@ enum Gemm {
     }
 
     /// Most rows `fewRows` takes; more are worth packing w for the blocked kernel.
-    static let fewRowsLimit = 8
+    static let fewRowsLimit = 4
 
-    /// y[M, j0 ..< j1] = x[M, K] · w[K, j0 ..< j1] (+ bias) for M ≤ 8 rows, streaming w once.
+    /// y[M, j0 ..< j1] = x[M, K] · w[K, j0 ..< j1] (+ bias) for M ≤ 4 rows, streaming w once.
     ///
     /// - y: [M, ldy], x: [M, ldx], w: [K, ldw], bias: [N] or nil.
-    /// As `vector`, eight rows of w per sweep (eight sequential streams), each eight-column slice of
-    /// them held in registers and applied to every row of y; cheaper than packing w when it would
-    /// serve so few rows, and w is read from memory once whatever M.
+    /// As `vector`, four rows of w per sweep, each eight-column slice of them applied to every row of
+    /// y while in registers; cheaper than packing w when it would serve so few rows.
     static func fewRows(
         _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int,
         _ w: UnsafePointer<Float>, ldw: Int, bias: UnsafePointer<Float>?,
@@ -134,34 +133,10 @@ enum Gemm {
         }
         var p = 0
         while p < k {
-            let depth = k - p >= 8 ? 8 : min(4, k - p)
-            let w0 = w + p * ldw
+            let depth = min(4, k - p)
+            let w0 = w + p * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw
             var j = j0
-            if depth == 8 {
-                let w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw
-                let w4 = w3 + ldw, w5 = w4 + ldw, w6 = w5 + ldw, w7 = w6 + ldw
-                while j + 8 <= j1 {
-                    let v0 = VectorMath.load(w0 + j), v1 = VectorMath.load(w1 + j)
-                    let v2 = VectorMath.load(w2 + j), v3 = VectorMath.load(w3 + j)
-                    let v4 = VectorMath.load(w4 + j), v5 = VectorMath.load(w5 + j)
-                    let v6 = VectorMath.load(w6 + j), v7 = VectorMath.load(w7 + j)
-                    for r in 0..<m {
-                        let xr = x + r * ldx + p, yr = y + r * ldy + j
-                        var a = VectorMath.load(yr)
-                        a = a.addingProduct(V(repeating: xr[0]), v0)
-                        a = a.addingProduct(V(repeating: xr[1]), v1)
-                        a = a.addingProduct(V(repeating: xr[2]), v2)
-                        a = a.addingProduct(V(repeating: xr[3]), v3)
-                        a = a.addingProduct(V(repeating: xr[4]), v4)
-                        a = a.addingProduct(V(repeating: xr[5]), v5)
-                        a = a.addingProduct(V(repeating: xr[6]), v6)
-                        a = a.addingProduct(V(repeating: xr[7]), v7)
-                        VectorMath.store(a, yr)
-                    }
-                    j += 8
-                }
-            } else if depth == 4 {
-                let w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw
+            if depth == 4 {
                 while j + 8 <= j1 {
                     let v0 = VectorMath.load(w0 + j), v1 = VectorMath.load(w1 + j)
                     let v2 = VectorMath.load(w2 + j), v3 = VectorMath.load(w3 + j)

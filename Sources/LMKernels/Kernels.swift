@@ -32,7 +32,7 @@ public struct Kernels: Sendable {
 
     /// y[M, N] = x[M, K] · w[K, N] (+ bias[N]).
     ///
-    /// One row (decode) and up to eight rows stream w once, split by columns; more rows use the
+    /// One row (decode) and up to four rows stream w once, split by columns; more rows use the
     /// blocked, packed 6×16 kernel, split by columns when there are enough of them, else by rows.
     public func matmul(
         _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
