@@ -20,9 +20,10 @@ public struct Kernels: Sendable {
         self.init(threads: threads, minimumWork: 1 << 18)
     }
 
-    /// Below this many multiply-adds (or comparable steps) per thread a call is not split: waking
-    /// another thread costs some 10–20 µs, about what 2¹⁸ multiply-adds streaming weights from memory
-    /// take. Tests set it to 1 to exercise the splits on small shapes.
+    /// Below this many multiply-adds (or comparable steps) per thread a call is not split: a pool
+    /// worker still spinning takes a job within a microsecond or so, but waking one that went to
+    /// sleep costs some 10–20 µs, about what 2¹⁸ multiply-adds streaming weights from memory take.
+    /// Tests set it to 1 to exercise the splits on small shapes.
     let minimumWork: Int
 
     init(threads: Int, minimumWork: Int) {
