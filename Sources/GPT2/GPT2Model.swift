@@ -52,17 +52,17 @@ public enum GPT2ForwardError: Error, Equatable, CustomStringConvertible {
 public final class GPT2Model: @unchecked Sendable {
     /// The architecture.
     public let config: GPT2Config
-    /// The loaded weights.
+    /// The loaded weights, laid out for the kernels (`GPT2Weights.laidOutForKernels()`).
     public let weights: GPT2Weights
     /// The kernels the pass runs on.
     public let kernels: Kernels
 
     private let scratch = Scratch()
 
-    /// A model over loaded weights.
+    /// A model over loaded weights (float32 matrices are re-laid for the kernels: same values).
     public init(weights: GPT2Weights, kernels: Kernels = Kernels()) {
         self.config = weights.config
-        self.weights = weights
+        self.weights = weights.laidOutForKernels()
         self.kernels = kernels
     }
 
@@ -122,11 +122,11 @@ public final class GPT2Model: @unchecked Sendable {
                 let keys = step.cache.keys[l], values = step.cache.values[l]
                 let q = qkv + offsets[s] * 3 * c
                 for i in 0..<n {
-                    (keys + (past + i) * c).update(from: q + i * 3 * c + c, count: c)
-                    (values + (past + i) * c).update(from: q + i * 3 * c + 2 * c, count: c)
+                    step.cache.store(layer: l, position: past + i, keys: q + i * 3 * c + c, values: q + i * 3 * c + 2 * c)
                 }
                 k.attention(
-                    att + offsets[s] * c, q: q, qStride: 3 * c, keys: keys, values: values, kvStride: c,
+                    att + offsets[s] * c, q: q, qStride: 3 * c, keys: keys, values: values,
+                    kvStride: config.headDim, kvHeadStride: step.cache.headStride,
                     t: n, past: past, nHead: config.nHead, headDim: config.headDim, scale: attentionScale(layer: l))
             }
             // x += att · c_proj
@@ -167,6 +167,8 @@ public final class GPT2Model: @unchecked Sendable {
                 k.matmulTransposed(o.baseAddress!, xn, weights.lmHead, bias: nil, m: gathered, k: c, n: v)
             }
         }
+        // One sequence (the usual case): its rows are all there is, no copy needed.
+        if headRows.count == 1 { return [logits] }
         return headRows.map { Array(logits[($0.first * v)..<(($0.first + $0.count) * v)]) }
     }
 

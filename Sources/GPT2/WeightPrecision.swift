@@ -53,14 +53,21 @@ public enum WeightPrecision: String, Sendable, CaseIterable {
 public enum WeightStorage: @unchecked Sendable {
     /// float32 values, row-major.
     case float32(UnsafePointer<Float>)
+    /// A float32 Conv1D matrix [K, N] re-laid in column panels for the kernels (`PackedMatrix`).
+    case packed(PackedMatrix)
+    /// A float32 [N, K] matrix (the head's layout, y = x·wᵀ) kept as its transpose [K, N] in panels.
+    case packedTransposed(PackedMatrix)
     /// A matrix in a narrower format (see `QuantizedMatrix`).
     case quantized(QuantizedMatrix)
+    /// A [N, K] matrix (the head's layout, y = x·wᵀ) kept as its transpose [K, N] in a narrower
+    /// format, in column-major tiles, so the head is the same product as a Conv1D matrix's.
+    case quantizedTransposed(QuantizedMatrix)
 
     /// The precision of the stored values.
     public var precision: WeightPrecision {
         switch self {
-        case .float32: return .float32
-        case .quantized(let m):
+        case .float32, .packed, .packedTransposed: return .float32
+        case .quantized(let m), .quantizedTransposed(let m):
             switch m.format {
             case .float16: return .float16
             case .bfloat16: return .bfloat16

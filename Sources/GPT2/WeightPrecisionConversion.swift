@@ -37,12 +37,13 @@ extension GPT2Weights {
             Self.withFloats(of: t) { dst.update(from: $0, count: t.count) }
             return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(dst))
         }
-        // The head and embedding are read a row at a time (x·wᵀ, lookups); the blocks' matrices as x·w.
+        // The blocks' matrices are read as x·w; the head (and embedding) is kept transposed so that its
+        // x·wᵀ is the same product, with the same order of operations as the float32 head's.
         let tied = Self.sameMemory(lmHead, wte)
-        var jobs: [(WeightTensor, QuantizedTileOrder)] = [(wte, .rowMajor)]
-        if !tied { jobs.append((lmHead, .rowMajor)) }
+        var jobs: [(WeightTensor, Bool)] = [(wte, true)]
+        if !tied { jobs.append((lmHead, true)) }
         for layer in layers {
-            jobs += [layer.attnWeight, layer.attnProjWeight, layer.fcWeight, layer.mlpProjWeight].map { ($0, .columnMajor) }
+            jobs += [layer.attnWeight, layer.attnProjWeight, layer.fcWeight, layer.mlpProjWeight].map { ($0, false) }
         }
         // The matrices are independent: convert them on every core (largest first, so none is left last).
         var converted = [(WeightTensor, AnyObject)?](repeating: nil, count: jobs.count)
@@ -50,7 +51,7 @@ extension GPT2Weights {
         let order = jobs.indices.sorted { jobs[$0].0.count > jobs[$1].0.count }
         DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
             let job = order[i]
-            let result = Self.convert(jobs[job].0, to: precision, order: jobs[job].1)
+            let result = Self.convert(jobs[job].0, to: precision, transposed: jobs[job].1)
             lock.lock(); converted[job] = result; lock.unlock()
         }
         owners += converted.map { $0!.1 }
@@ -72,17 +73,26 @@ extension GPT2Weights {
             dtype: precision.rawValue, isZeroCopy: false, source: source, owners: owners)
     }
 
-    /// One matrix in `precision`, and the object that owns its memory.
-    static func convert(_ t: WeightTensor, to precision: WeightPrecision, order: QuantizedTileOrder) -> (WeightTensor, AnyObject) {
+    /// One matrix in `precision`, and the object that owns its memory; `transposed` keeps a [N, K] head
+    /// as its transpose (column-major tiles), a Conv1D matrix stays as it is.
+    static func convert(_ t: WeightTensor, to precision: WeightPrecision, transposed: Bool) -> (WeightTensor, AnyObject) {
         let rows = t.shape.first ?? 0, columns = rows == 0 ? 0 : t.count / rows
         return withFloats(of: t) { source in
-            if let format = precision.format {
-                let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format, order: order)
+            guard let format = precision.format else {
+                let floats = FloatBuffer(count: t.count)
+                floats.pointer.update(from: source, count: t.count)
+                return (WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(floats.pointer)), floats)
+            }
+            guard transposed else {
+                let storage = QuantizedStorage(converting: source, rows: rows, columns: columns, format: format, order: .columnMajor)
                 return (WeightTensor(key: t.key, matrix: storage.matrix), storage)
             }
-            let floats = FloatBuffer(count: t.count)
-            floats.pointer.update(from: source, count: t.count)
-            return (WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(floats.pointer)), floats)
+            let flipped = FloatBuffer(count: t.count)
+            for r in 0..<rows {
+                for c in 0..<columns { flipped.pointer[c * rows + r] = source[r * columns + c] }
+            }
+            let storage = QuantizedStorage(converting: flipped.pointer, rows: columns, columns: rows, format: format, order: .columnMajor)
+            return (WeightTensor(key: t.key, quantizedTranspose: storage.matrix), storage)
         }
     }
 
@@ -91,6 +101,20 @@ extension GPT2Weights {
         switch t.storage {
         case .float32(let p):
             return body(p)
+        case .packed(let m):
+            let floats = FloatBuffer(count: t.count)
+            m.unpack(into: floats.pointer)
+            return body(floats.pointer)
+        case .packedTransposed(let m):
+            let floats = FloatBuffer(count: t.count)
+            for j in 0..<m.columns { m.copyColumn(j, into: floats.pointer + j * m.rows) }
+            return body(floats.pointer)
+        case .quantizedTransposed(let m):
+            let floats = FloatBuffer(count: t.count)
+            for r in 0..<m.rows {
+                for c in 0..<m.columns { floats.pointer[c * m.rows + r] = m.value(row: r, column: c) }
+            }
+            return body(floats.pointer)
         case .quantized(let m):
             let floats = FloatBuffer(count: t.count)
             for r in 0..<m.rows { m.dequantize(row: r, into: floats.pointer + r * m.columns) }
@@ -102,7 +126,8 @@ extension GPT2Weights {
     static func sameMemory(_ a: WeightTensor, _ b: WeightTensor) -> Bool {
         switch (a.storage, b.storage) {
         case let (.float32(p), .float32(q)): return p == q
-        case let (.quantized(p), .quantized(q)): return p.values == q.values
+        case let (.quantized(p), .quantized(q)), let (.quantizedTransposed(p), .quantizedTransposed(q)): return p.values == q.values
+        case let (.packed(p), .packed(q)), let (.packedTransposed(p), .packedTransposed(q)): return p === q
         default: return false
         }
     }
@@ -137,15 +162,12 @@ extension GPT2Weights {
             [(a.attnWeight, b.attnWeight), (a.attnProjWeight, b.attnProjWeight), (a.fcWeight, b.fcWeight), (a.mlpProjWeight, b.mlpProjWeight)]
         }
         for (original, converted) in pairs {
-            guard case .quantized(let m) = converted.storage else { return nil }
+            guard converted.precision == native else { return nil }
             let exact = Self.withFloats(of: original) { source in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, m.columns)) { row in
-                    for r in 0..<m.rows {
-                        m.dequantize(row: r, into: row.baseAddress!)
-                        for c in 0..<m.columns where row[c].bitPattern != source[r * m.columns + c].bitPattern {
-                            // NaN payloads aside, a difference means the value did not fit.
-                            if !(row[c].isNaN && source[r * m.columns + c].isNaN) { return false }
-                        }
+                Self.withFloats(of: converted) { narrowed in
+                    for i in 0..<original.count where narrowed[i].bitPattern != source[i].bitPattern {
+                        // NaN payloads aside, a difference means the value did not fit.
+                        if !(narrowed[i].isNaN && source[i].isNaN) { return false }
                     }
                     return true
                 }

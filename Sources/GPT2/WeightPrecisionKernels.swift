@@ -9,7 +9,11 @@ extension Kernels {
     ) {
         switch w.storage {
         case .float32(let p): matmul(y, x, p, bias: bias, m: m, k: k, n: n)
+        case .packed(let w): matmul(y, x, packed: w, bias: bias, m: m)
         case .quantized(let q): quantizedMatmul(y, x, q, bias: bias, m: m, k: k, n: n)
+        case .packedTransposed, .quantizedTransposed:
+            // Only the head is stored so, and the model only uses it as x·wᵀ.
+            GPT2Weights.withFloats(of: w) { matmul(y, x, $0, bias: bias, m: m, k: k, n: n) }
         }
     }
 
@@ -20,7 +24,12 @@ extension Kernels {
     ) {
         switch w.storage {
         case .float32(let p): matmulTransposed(y, x, p, bias: bias, m: m, k: k, n: n)
+        case .packedTransposed(let w): matmul(y, x, packed: w, bias: bias, m: m)
+        case .packed:
+            // Packed matrices are Conv1D weights, which the model only uses as x·w.
+            GPT2Weights.withFloats(of: w) { matmulTransposed(y, x, $0, bias: bias, m: m, k: k, n: n) }
         case .quantized(let q): quantizedMatmulTransposed(y, x, q, bias: bias, m: m, k: k, n: n)
+        case .quantizedTransposed(let q): quantizedMatmul(y, x, q, bias: bias, m: m, k: k, n: n)
         }
     }
 }
@@ -32,8 +41,14 @@ extension WeightTensor {
         case .float32(let p):
             let c = shape.count > 1 ? shape[1] : count
             out.update(from: p + r * c, count: c)
+        case .packed(let w):
+            for j in 0..<w.columns { out[j] = w.value(row: r, column: j) }
+        case .packedTransposed(let w):
+            w.copyColumn(r, into: out)
         case .quantized(let q):
             q.dequantize(row: r, into: out)
+        case .quantizedTransposed(let q):
+            for c in 0..<q.rows { out[c] = q.value(row: c, column: r) }
         }
     }
 }

@@ -2,8 +2,8 @@ import LMKernels
 
 /// One weight of the model: a read-only view whose memory `GPT2Weights` keeps alive.
 ///
-/// Stored as float32 (read in place or converted at load), or — for the matrices the matmuls read,
-/// after `GPT2Weights.converted(to:)` — in a lower precision (`storage`).
+/// Stored as float32 (read in place or converted at load), or — for the matrices the matmuls read —
+/// packed in panels (`GPT2Weights.laidOutForKernels()`) or in a lower precision (`converted(to:)`).
 /// Valid only while the `GPT2Weights` it came from is alive.
 public struct WeightTensor: @unchecked Sendable {
     /// The checkpoint key it was read from (for tied heads, wte's key).
@@ -38,6 +38,33 @@ public struct WeightTensor: @unchecked Sendable {
         self.shape = shape
         self.storage = .float32(pointer)
         self.elementCount = shape.reduce(1, *)
+    }
+
+    /// A float32 matrix packed in panels; `shape` is [matrix.rows, matrix.columns]. The caller keeps
+    /// the matrix alive.
+    public init(key: String, packed matrix: PackedMatrix) {
+        self.key = key
+        self.shape = [matrix.rows, matrix.columns]
+        self.storage = .packed(matrix)
+        self.elementCount = matrix.rows * matrix.columns
+    }
+
+    /// A float32 [N, K] matrix held as its transpose packed in panels (`matrix` is K×N); `shape` is
+    /// [N, K]. The caller keeps the matrix alive.
+    public init(key: String, packedTranspose matrix: PackedMatrix) {
+        self.key = key
+        self.shape = [matrix.columns, matrix.rows]
+        self.storage = .packedTransposed(matrix)
+        self.elementCount = matrix.rows * matrix.columns
+    }
+
+    /// A [N, K] matrix held as its transpose converted to a narrower format (`matrix` is K×N, in
+    /// column-major tiles); `shape` is [N, K]. The caller keeps the matrix's storage alive.
+    public init(key: String, quantizedTranspose matrix: QuantizedMatrix) {
+        self.key = key
+        self.shape = [matrix.columns, matrix.rows]
+        self.storage = .quantizedTransposed(matrix)
+        self.elementCount = matrix.rows * matrix.columns
     }
 
     /// A view of a converted matrix; `shape` is [matrix.rows, matrix.columns]. The caller keeps the

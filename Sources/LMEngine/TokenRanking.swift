@@ -1,4 +1,5 @@
 import Foundation
+import LMKernels
 
 /// Ranking over a row of logits: the k largest, and log-softmax normalisers — what `topk` and
 /// `logprobs` need, without sorting all 50,257 entries.
@@ -35,14 +36,10 @@ enum TokenRanking {
         return va > vb || (va == vb && a < b)
     }
 
-    /// log Σ exp(x) over the whole row, accumulated in Double so that probabilities of a 50,257-way
-    /// softmax keep float32 accuracy.
+    /// log Σ exp(x) over the whole row with float32 accuracy (vectorised exp, sums in Double), so that
+    /// probabilities of a 50,257-way softmax are right to a few float ulps. NaN if any logit is NaN.
     static func logSumExp(_ logits: UnsafeBufferPointer<Float>) -> Double {
-        var mx = -Float.infinity
-        for v in logits where v > mx { mx = v }
-        guard mx.isFinite else { return Double(mx) }
-        var sum = 0.0
-        for v in logits { sum += Foundation.exp(Double(v - mx)) }
-        return Double(mx) + Foundation.log(sum)
+        guard let base = logits.baseAddress else { return -.infinity }
+        return Kernels(threads: 1).logSumExp(base, count: logits.count)
     }
 }

@@ -12,11 +12,12 @@ enum Attention {
 
     /// Computes heads `lower ..< upper`.
     ///
-    /// - out: [T, nHead·headDim]; q: [T, qStride]; keys, values: [past + T, kvStride].
+    /// - out: [T, nHead·headDim]; q: [T, qStride]; keys, values: row s of head h at
+    ///   s·kvStride + h·kvHeadStride.
     static func run(
         heads lower: Int, _ upper: Int,
         _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int, kvHeadStride: Int,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
         let width = nHead * headDim
@@ -27,16 +28,19 @@ enum Attention {
             // are short and `kvStride` apart — a stride that maps them onto a few L1 sets — so they
             // are first copied contiguous (the values used are the same, so results are too).
             var headQ = q + column, ldq = qStride
-            var headK = keys + column, ldk = kvStride
+            var headK = keys + head * kvHeadStride, ldk = kvStride
+            let headV = values + head * kvHeadStride
             if t > 1 {
                 let copy = ThreadScratch.floats(.attentionHead, count: (t + positions) * headDim)
                 for i in 0..<t { (copy + i * headDim).update(from: headQ + i * qStride, count: headDim) }
-                let copiedKeys = copy + t * headDim
-                for j in 0..<positions { (copiedKeys + j * headDim).update(from: headK + j * kvStride, count: headDim) }
                 headQ = UnsafePointer(copy)
-                headK = UnsafePointer(copiedKeys)
                 ldq = headDim
-                ldk = headDim
+                if kvStride != headDim {
+                    let copiedKeys = copy + t * headDim
+                    for j in 0..<positions { (copiedKeys + j * headDim).update(from: headK + j * kvStride, count: headDim) }
+                    headK = UnsafePointer(copiedKeys)
+                    ldk = headDim
+                }
             }
             for first in stride(from: 0, to: t, by: queryBlock) {
                 let rows = min(queryBlock, t - first)
@@ -55,10 +59,10 @@ enum Attention {
                 }
                 let o = out + first * width + column
                 if rows == 1 {
-                    Gemm.vector(o, scores, values + column, ldw: kvStride, bias: nil, k: visible, columns: 0, headDim)
+                    Gemm.vector(o, scores, headV, ldw: kvStride, bias: nil, k: visible, columns: 0, headDim)
                 } else {
                     Gemm.blocked(
-                        o, ldy: width, scores, ldx: visible, values + column, ldw: kvStride, bias: nil,
+                        o, ldy: width, scores, ldx: visible, headV, ldw: kvStride, bias: nil,
                         m: rows, k: visible, columns: 0, headDim)
                 }
             }

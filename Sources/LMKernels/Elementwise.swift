@@ -120,6 +120,47 @@ enum Elementwise {
         }
     }
 
+    /// log Σ exp(x[i]) over x[count]: the max, then e^(x − max) by the vectorised exp, summed in
+    /// double precision (blocks of 512 floats summed in float first), so a 50,257-way normaliser keeps
+    /// float32 accuracy. NaN in, NaN out; all −inf gives −inf.
+    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        guard count > 0 else { return -.infinity }
+        let full = count & ~7, rest = count - full
+        var max8 = V(repeating: -.infinity)
+        var nan = false
+        var i = 0
+        while i < full {
+            let v = VectorMath.load(x + i)
+            nan = nan || any(v .!= v)
+            max8 = max8.replacing(with: v, where: v .> max8)
+            i += 8
+        }
+        if rest > 0 {
+            let v = VectorMath.loadPartial(x + full, count: rest, fill: -.infinity)
+            nan = nan || any(v .!= v)
+            max8 = max8.replacing(with: v, where: v .> max8)
+        }
+        if nan { return .nan }
+        let top = VectorMath.max(max8)
+        guard top.isFinite else { return Double(top) }
+        let top8 = V(repeating: top)
+        var total = 0.0
+        i = 0
+        while i < full {
+            var block = V()
+            let end = min(full, i + 512)
+            while i < end {
+                block += VectorMath.exp(VectorMath.load(x + i) - top8)
+                i += 8
+            }
+            total += Double(VectorMath.sum(block))
+        }
+        if rest > 0 {
+            total += Double(VectorMath.sum(VectorMath.exp(VectorMath.loadPartial(x + full, count: rest, fill: -.infinity) - top8)))
+        }
+        return Double(top) + Foundation.log(total)
+    }
+
     /// Applies `f` to x[count] eight lanes at a time (the last partial vector padded with zeros).
     @inline(__always)
     private static func map(_ x: UnsafeMutablePointer<Float>, count: Int, _ f: (V) -> V) {

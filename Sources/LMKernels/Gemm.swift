@@ -235,7 +235,7 @@ enum Gemm {
     }
 
     /// One column panel of y for one packed depth block: the state the 6×16 tiles share.
-    private struct Tile {
+    struct Tile {
         let y: UnsafeMutablePointer<Float>
         let ldy: Int
         let x: UnsafePointer<Float>

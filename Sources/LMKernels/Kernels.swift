@@ -107,6 +107,11 @@ public struct Kernels: Sendable {
         }
     }
 
+    /// log Σ exp(x[count]), accurate to float32 (one row: single-threaded); NaN if any is NaN.
+    public func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        Elementwise.logSumExp(x, count: count)
+    }
+
     /// x[count] = softmax(x[count]), in place (one row: single-threaded).
     public func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         Elementwise.softmax(x, count: count)
@@ -116,18 +121,21 @@ public struct Kernels: Sendable {
     /// Split by heads.
     public func attention(
         _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int, kvHeadStride: Int? = nil,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
         guard t > 0, past >= 0, nHead > 0, headDim > 0 else { return }
-        // Attention reads cached keys and values, not weights from memory: a multiply-add costs about
-        // an eighth of one in a decode matmul, so it takes eight times as many to be worth a thread.
-        let work = nHead * t * (past + t) * headDim * 2 / 8
+        // Prefill attention works on keys and values it has just written (in cache): a multiply-add costs
+        // about an eighth of one in a decode matmul, so it takes eight times as many to be worth a
+        // thread. A decode step reads each cached key and value once, from memory (the weights read
+        // since have evicted them), like a decode matmul reads its weights: count one step per value.
+        let work = t == 1 ? nHead * (past + t) * headDim * 2 : nHead * t * (past + t) * headDim * 2 / 8
         let pieces = Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)
         Parallel.split(units: nHead, pieces: pieces) { lower, upper in
             Attention.run(
                 heads: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
-                kvStride: kvStride, t: t, past: past, nHead: nHead, headDim: headDim, scale: scale)
+                kvStride: kvStride, kvHeadStride: kvHeadStride ?? headDim, t: t, past: past, nHead: nHead,
+                headDim: headDim, scale: scale)
         }
     }
 }

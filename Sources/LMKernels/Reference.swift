@@ -75,14 +75,16 @@ public enum Reference {
     /// Causal multi-head attention of T new queries against `past + T` cached keys and values.
     ///
     /// - q: [T, qStride], head h of row t at columns `h*headDim ..< (h+1)*headDim`
-    /// - keys, values: [past + T, kvStride], the same column layout; row s is absolute position s
+    /// - keys, values: row s (absolute position s) of head h at `s*kvStride + h*kvHeadStride`
+    ///   (kvHeadStride defaults to headDim: heads side by side in a row, as in q)
     /// - out: [T, nHead*headDim]
     /// Query t (absolute position past + t) sees positions 0 ... past + t; scores are multiplied by `scale`.
     public static func attention(
         _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int,
-        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int, kvHeadStride: Int? = nil,
         t: Int, past: Int, nHead: Int, headDim: Int, scale: Float
     ) {
+        let headStride = kvHeadStride ?? headDim
         let width = nHead * headDim
         var scores = [Float](repeating: 0, count: past + t)
         scores.withUnsafeMutableBufferPointer { s in
@@ -91,7 +93,7 @@ public enum Reference {
                 for h in 0..<nHead {
                     let qi = q + i * qStride + h * headDim
                     for j in 0..<visible {
-                        let kj = keys + j * kvStride + h * headDim
+                        let kj = keys + j * kvStride + h * headStride
                         var dot: Float = 0
                         for d in 0..<headDim { dot += qi[d] * kj[d] }
                         s[j] = dot * scale
@@ -100,7 +102,7 @@ public enum Reference {
                     let o = out + i * width + h * headDim
                     for d in 0..<headDim { o[d] = 0 }
                     for j in 0..<visible {
-                        let vj = values + j * kvStride + h * headDim
+                        let vj = values + j * kvStride + h * headStride
                         for d in 0..<headDim { o[d] += s[j] * vj[d] }
                     }
                 }

@@ -61,13 +61,21 @@ enum KernelBench {
             bench.matmulDecode(k: 768, n: 2304)
             bench.matmulDecode(k: 768, n: 3072)
             bench.matmulDecode(k: 3072, n: 768)
+            bench.packedDecode(m: 1, k: 768, n: 2304)
+            bench.packedDecode(m: 1, k: 768, n: 3072)
+            bench.packedDecode(m: 1, k: 3072, n: 768)
+            bench.packedDecode(m: 4, k: 768, n: 3072)
+            bench.packedDecode(m: 5, k: 768, n: 3072)
             bench.lmHeadDecode(k: 768, n: 50257)
+            bench.lmHeadDecode(k: 768, n: 50257, hugePages: true)
+            bench.packedHeadDecode(k: 768, n: 50257)
             bench.lmHeadAllPositions(m: 128, k: 768, n: 50257)
             bench.matmulPrefill(m: 4, k: 768, n: 3072)
             bench.matmulPrefill(m: 5, k: 768, n: 3072)
             bench.matmulPrefill(m: 128, k: 768, n: 3072)
             bench.matmulPrefill(m: 512, k: 768, n: 3072)
             bench.attention(t: 1, past: 450)
+            bench.decodeAttentionFromMemory(past: 450)
             bench.attention(t: 450, past: 0)
             bench.elementwise()
         }
@@ -181,15 +189,57 @@ private struct Cases {
         [x, b, y].forEach { $0.deallocate() }
     }
 
-    func lmHeadDecode(k: Int, n: Int) {
+    /// As `matmulDecode` (and the few-row case) on weights packed in panels, as the model keeps them.
+    func packedDecode(m: Int, k: Int, n: Int) {
+        guard wanted(m == 1 ? "decode" : "small") else { return }
+        let copies = Self.copies(k * n * 4)
+        let weights = (0..<copies).map { seed in
+            let w = Self.buffer(k * n, seed: seed)
+            defer { w.deallocate() }
+            return PackedMatrix(packing: w, rows: k, columns: n)
+        }
+        let x = Self.buffer(m * k, seed: 99), b = Self.buffer(n, seed: 98)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        let t = time { call in kernels.matmul(y, x, packed: weights[call % copies], bias: b, m: m) }
+        report("packed M=\(m) \(k)x\(n)", t, flops: 2.0 * Double(m * k * n), bytes: Double(k * n * 4))
+        [x, b, y].forEach { $0.deallocate() }
+    }
+
+    func lmHeadDecode(k: Int, n: Int, hugePages: Bool = false) {
         guard wanted("lmhead") else { return }
         let copies = Self.copies(k * n * 4)
-        let weights = (0..<copies).map { Self.buffer(k * n, seed: $0) }
+        var keep: [AlignedMemory] = []
+        let weights = (0..<copies).map { seed -> UnsafeMutablePointer<Float> in
+            let w = Self.buffer(k * n, seed: seed)
+            guard hugePages else { return w }
+            let memory = AlignedMemory(bytes: k * n * 4)
+            keep.append(memory)
+            let p = memory.base.bindMemory(to: Float.self, capacity: k * n)
+            p.update(from: w, count: k * n)
+            w.deallocate()
+            return p
+        }
         let x = Self.buffer(k, seed: 97)
         let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
         let t = time { call in kernels.matmulTransposed(y, x, weights[call % copies], bias: nil, m: 1, k: k, n: n) }
-        report("matmulTransposed M=1 \(k)x\(n) (LM head)", t, flops: 2.0 * Double(k * n), bytes: Double(k * n * 4))
-        weights.forEach { $0.deallocate() }
+        report("matmulTransposed M=1 \(k)x\(n) (LM head\(hugePages ? ", 2 MB pages" : ""))", t, flops: 2.0 * Double(k * n), bytes: Double(k * n * 4))
+        if !hugePages { weights.forEach { $0.deallocate() } }
+        [x, y].forEach { $0.deallocate() }
+    }
+
+    /// The head as the model keeps float32 weights: wte's transpose packed in panels.
+    func packedHeadDecode(k: Int, n: Int) {
+        guard wanted("lmhead") else { return }
+        let copies = Self.copies(k * n * 4)
+        let weights = (0..<copies).map { seed in
+            let w = Self.buffer(k * n, seed: seed)
+            defer { w.deallocate() }
+            return PackedMatrix(packingTransposeOf: w, rows: n, columns: k)
+        }
+        let x = Self.buffer(k, seed: 97)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let t = time { call in kernels.matmul(y, x, packed: weights[call % copies], bias: nil, m: 1) }
+        report("packed transposed M=1 \(k)x\(n) (LM head)", t, flops: 2.0 * Double(k * n), bytes: Double(k * n * 4))
         [x, y].forEach { $0.deallocate() }
     }
 
@@ -228,6 +278,28 @@ private struct Cases {
         report("attention T=\(t) past=\(past) 12x64", perCall, flops: 4.0 * pairs * Double(nHead * headDim),
                bytes: Double(2 * positions * width * 4))
         [q, keys, values, out].forEach { $0.deallocate() }
+    }
+
+    /// A decode step's attention over a 450-token cache as the model keeps it (head by head, 1024
+    /// positions per head), with the cache not in any CPU cache: the weights read between two steps
+    /// evict it, so copies of it are taken in turn.
+    func decodeAttentionFromMemory(past: Int) {
+        guard wanted("attention-decode") else { return }
+        let nHead = 12, headDim = 64, width = 768, capacity = 1024
+        let bytes = 2 * nHead * capacity * headDim * 4
+        let copies = max(2, (256 << 20) / bytes + 1)
+        let caches = (0..<copies).map { (Self.buffer(nHead * capacity * headDim, seed: 20 + $0), Self.buffer(nHead * capacity * headDim, seed: 40 + $0)) }
+        let q = Self.buffer(width, seed: 4)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: width)
+        let perCall = time { call in
+            let (keys, values) = caches[call % copies]
+            kernels.attention(out, q: q, qStride: width, keys: keys, values: values, kvStride: headDim,
+                              kvHeadStride: capacity * headDim, t: 1, past: past, nHead: nHead, headDim: headDim, scale: 0.125)
+        }
+        report("attention T=1 past=\(past) from memory", perCall, flops: 4.0 * Double((past + 1) * nHead * headDim),
+               bytes: Double(2 * (past + 1) * width * 4))
+        caches.forEach { $0.0.deallocate(); $0.1.deallocate() }
+        [q, out].forEach { $0.deallocate() }
     }
 
     func elementwise() {

@@ -23,7 +23,12 @@ final class WeightPrecisionTests: XCTestCase {
     private func floats(_ t: WeightTensor) -> [Float] {
         switch t.storage {
         case .float32(let p): return Array(UnsafeBufferPointer(start: p, count: t.count))
+        case .packed, .packedTransposed: return GPT2Weights.withFloats(of: t) { Array(UnsafeBufferPointer(start: $0, count: t.count)) }
         case .quantized(let m): return QuantizedReference.dequantize(m)
+        case .quantizedTransposed(let m):
+            // m is the [K, N] transpose of the [N, K] tensor.
+            let flipped = QuantizedReference.dequantize(m)
+            return (0..<(m.columns * m.rows)).map { i in flipped[(i % m.rows) * m.columns + i / m.rows] }
         }
     }
 
@@ -66,7 +71,7 @@ final class WeightPrecisionTests: XCTestCase {
                     XCTAssertNotEqual(t.pointer, o.pointer, "\(t.key) is a copy, not a view of the original")
                 }
             }
-            guard case .quantized(let head) = w.lmHead.storage, case .quantized(let wte) = w.wte.storage else {
+            guard case .quantizedTransposed(let head) = w.lmHead.storage, case .quantizedTransposed(let wte) = w.wte.storage else {
                 return XCTFail("\(precision): head not converted")
             }
             XCTAssertEqual(head.values, wte.values, "\(precision): the tied head is the converted embedding itself")
@@ -101,11 +106,12 @@ final class WeightPrecisionTests: XCTestCase {
     func testUntiedHeadIsConvertedOnItsOwn() {
         let config = GPT2Config(vocabSize: 100, nPositions: 16, nEmbd: 32, nLayer: 1, nHead: 2, tieWordEmbeddings: false)
         let w = GPT2Weights.random(config: config, seed: 3).converted(to: .bfloat16)
-        guard case .quantized(let head) = w.lmHead.storage, case .quantized(let wte) = w.wte.storage else {
+        guard case .quantizedTransposed(let head) = w.lmHead.storage, case .quantizedTransposed(let wte) = w.wte.storage else {
             return XCTFail("head or embedding not converted")
         }
         XCTAssertNotEqual(head.values, wte.values)
-        XCTAssertEqual(head.rows, 100)
+        XCTAssertEqual(head.columns, 100, "the head is kept as its transpose: a column per token")
+        XCTAssertEqual(w.lmHead.shape, [100, 32])
     }
 
     /// A forward pass over converted weights is, bit for bit, the float32 pass over the widened weights

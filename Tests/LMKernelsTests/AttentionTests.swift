@@ -90,4 +90,42 @@ final class AttentionTests: XCTestCase {
             }
         }
     }
+
+    /// The KV cache's layout (head by head: kvStride = headDim, heads `capacity·headDim` apart) gives the
+    /// same bits as the same keys and values side by side in rows, for decode steps and prefills, with
+    /// 1–3 threads, and stays within tolerance of the reference on that layout.
+    func testHeadMajorLayout() {
+        for (index, c) in [Case(t: 1, past: 0, nHead: 3, headDim: 20), Case(t: 1, past: 300, nHead: 12, headDim: 64),
+                           Case(t: 7, past: 30, nHead: 4, headDim: 9), Case(t: 40, past: 0, nHead: 2, headDim: 64)].enumerated() {
+            let (inputs, width) = makeInputs(c, seed: UInt64(200 + index))
+            let positions = c.past + c.t, capacity = positions + 5, stride = 3 * width
+            let keys = TestBuffer(count: c.nHead * capacity * c.headDim), values = TestBuffer(count: c.nHead * capacity * c.headDim)
+            for s in 0..<positions {
+                for h in 0..<c.nHead {
+                    for d in 0..<c.headDim {
+                        keys.pointer[(h * capacity + s) * c.headDim + d] = inputs.values[s * stride + width + h * c.headDim + d]
+                        values.pointer[(h * capacity + s) * c.headDim + d] = inputs.values[s * stride + 2 * width + h * c.headDim + d]
+                    }
+                }
+            }
+            let q = inputs.pointer + c.past * stride
+            let scale = 1 / Float(c.headDim).squareRoot()
+            let rows = run(c, Kernels(threads: 1), inputs: inputs, width: width)
+            let expected = TestBuffer(count: c.t * width)
+            Reference.attention(expected.pointer, q: q, qStride: stride, keys: keys.pointer, values: values.pointer,
+                                kvStride: c.headDim, kvHeadStride: capacity * c.headDim,
+                                t: c.t, past: c.past, nHead: c.nHead, headDim: c.headDim, scale: scale)
+            let maxV = inputs.values.map(abs).max() ?? 1
+            for kernels in splittingKernels {
+                let out = TestBuffer(count: c.t * width)
+                kernels.attention(out.pointer, q: q, qStride: stride, keys: keys.pointer, values: values.pointer,
+                                  kvStride: c.headDim, kvHeadStride: capacity * c.headDim,
+                                  t: c.t, past: c.past, nHead: c.nHead, headDim: c.headDim, scale: scale)
+                XCTAssertTrue(out.guardsIntact)
+                assertIdentical(out.values, rows.values, "head-major \(c) threads=\(kernels.threads) vs rows")
+                let d = Difference(out.values, expected.values, scale: [Float](repeating: maxV, count: out.count))
+                XCTAssertLessThanOrEqual(d.maxScaled, 2e-6, "head-major \(c) threads=\(kernels.threads): \(d)")
+            }
+        }
+    }
 }

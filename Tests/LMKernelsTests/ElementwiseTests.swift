@@ -83,4 +83,37 @@ final class ElementwiseTests: XCTestCase {
         Kernels().softmax(empty.pointer, count: 0)
         XCTAssertTrue(empty.guardsIntact)
     }
+
+    /// log Σ exp against a double-precision sum of libm's exp: within 1e-6 relative to the row's
+    /// normaliser (a probability computed from it is off by about that, a few float ulps), on short
+    /// rows, rows of odd length, a vocabulary-sized row with a wide range, and rows with −inf entries.
+    func testLogSumExp() {
+        var rng = SeededRandom(seed: 77)
+        let kernels = Kernels(threads: 1)
+        func reference(_ x: [Float]) -> Double {
+            let m = x.max() ?? -.infinity
+            guard m.isFinite else { return Double(m) }
+            return Double(m) + Foundation.log(x.reduce(0.0) { $0 + Foundation.exp(Double($1) - Double(m)) })
+        }
+        var worst = 0.0
+        for count in [1, 2, 7, 8, 9, 100, 513, 4097, 50257] {
+            for scale: Float in [0.1, 5, 30] {
+                var x = (0..<count).map { _ in Float.random(in: -scale...scale, using: &rng) }
+                if count > 10 { x[3] = -.infinity; x[count - 1] = -.infinity }
+                let got = x.withUnsafeBufferPointer { kernels.logSumExp($0.baseAddress!, count: count) }
+                let want = reference(x)
+                let error = abs(got - want) / max(1, abs(want))
+                worst = max(worst, error)
+                XCTAssertLessThanOrEqual(error, 1e-6, "count \(count) scale \(scale): \(got) vs \(want)")
+            }
+        }
+        print("logSumExp: worst relative error \(worst)")
+        let allMinusInfinity = [Float](repeating: -.infinity, count: 11)
+        XCTAssertEqual(allMinusInfinity.withUnsafeBufferPointer { kernels.logSumExp($0.baseAddress!, count: 11) }, -.infinity)
+        var withNaN = [Float](repeating: 1, count: 20)
+        withNaN[13] = .nan
+        XCTAssertTrue(withNaN.withUnsafeBufferPointer { kernels.logSumExp($0.baseAddress!, count: 20) }.isNaN)
+        let big: [Float] = [80, 88, 88.5]  // e^88.5 overflows a float: the max is taken out first
+        XCTAssertEqual(big.withUnsafeBufferPointer { kernels.logSumExp($0.baseAddress!, count: 3) }, reference(big), accuracy: 1e-6)
+    }
 }

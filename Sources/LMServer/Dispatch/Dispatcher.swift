@@ -215,6 +215,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
         var outcome: Result<any WireResult, RPCError>
         var partial: JSONValue? = nil
+        let started = DispatchTime.now().uptimeNanoseconds
         do {
             outcome = .success(try job.work(context))
         } catch let p as PartialCancellation {
@@ -243,6 +244,9 @@ public final class Dispatcher: @unchecked Sendable {
             line = RPCResponse.failure(id: job.id, error: error).serialized()
         }
         session.deliver(line, route: job.route)
+        let ended = DispatchTime.now().uptimeNanoseconds
+        func ms(_ from: UInt64, _ to: UInt64) -> String { String(format: "%.2f", Double(to &- from) / 1e6) }
+        log("session \(session.number): \(job.method) \(job.id) answered in \(ms(job.accepted, ended)) ms (waited \(ms(job.accepted, started)), computed \(ms(started, ended)))")
 
         state.lock()
         lane.running.removeAll { $0 === job }

@@ -26,6 +26,8 @@ final class Job: @unchecked Sendable {
     var phase = Phase.queued
     /// Why the job was cancelled, once it is.
     var cancelReason: String? = nil
+    /// When the request was accepted (monotonic nanoseconds), for the debug log's timings.
+    let accepted = DispatchTime.now().uptimeNanoseconds
 
     init(
         session: DispatcherSession, id: RPCID, method: String, inputParam: String, lane: WorkLane, route: ReplyRoute,
