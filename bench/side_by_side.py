@@ -15,7 +15,9 @@ ROWS = [
     ("prefill_128", "prefill 128 tokens"),
     ("prefill_512", "prefill 512 tokens"),
     ("decode_32", "decode 32 tokens"),
+    ("complete_32_total", "  whole 32-token completion"),
     ("decode_256", "decode 256 tokens"),
+    ("complete_256_total", "  whole 256-token completion"),
     ("topk_fresh_450", "topk, fresh 450-token prompt"),
     ("typing_context", "typing: 450-token context"),
     ("typing_keystroke", "typing: +1 word, topk"),
@@ -39,6 +41,22 @@ def value(figure):
     if "bytes" in figure and figure["bytes"]:
         return figure["bytes"] / 1048576, "MiB", False
     return None
+
+
+def median_of(figures):
+    """(median number, higher_is_better) over rounds, or None."""
+    values = [v for v in map(value, figures) if v]
+    if not values:
+        return None
+    return statistics.median(v[0] for v in values), values[0][2]
+
+
+def ratio(ours, theirs):
+    """lmd's time over llama-server's for the same work (a rate is turned into time first)."""
+    a, b = median_of(ours), median_of(theirs)
+    if not a or not b or not a[0] or not b[0]:
+        return "–"
+    return f"{(b[0] / a[0]) if a[1] else (a[0] / b[0]):.2f}"
 
 
 def cell(figures):
@@ -66,9 +84,13 @@ def main():
     if theirs:
         columns.append(("llama-server (HTTP)", theirs))
     print(f"{len(ours)} lmbench round(s), {len(theirs)} llama-server round(s): median over rounds (best round)")
-    print("case".ljust(34) + "".join(name.ljust(26) for name, _ in columns))
+    header = "case".ljust(34) + "".join(name.ljust(26) for name, _ in columns)
+    print(header + ("lmd / llama (time)" if theirs else ""))
     for key, title in ROWS:
-        print(title.ljust(34) + "".join(cell([r.get(key) for r in rounds]).ljust(26) for _, rounds in columns))
+        line = title.ljust(34) + "".join(cell([r.get(key) for r in rounds]).ljust(26) for _, rounds in columns)
+        if theirs and key != "peak_rss":
+            line += ratio([r.get(key) for r in columns[1][1]], [r.get(key) for r in theirs])
+        print(line)
 
 
 if __name__ == "__main__":

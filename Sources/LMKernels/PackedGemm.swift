@@ -1,4 +1,3 @@
-import Glibc
 /// The matrix product y = x·w (+ bias) with w a `PackedMatrix`, single-threaded over a range of its
 /// panels (16 output columns each); `Kernels.matmul(_:_:packed:…)` splits the panels or the rows.
 ///
@@ -143,8 +142,7 @@ extension Kernels {
         if m == 1 {
             // Pieces of whole panel pairs, so that a piece boundary never splits a pair.
             let pairs = (panels + 1) / 2
-            let per = Int(getenv("LMD_PIECES").map { String(cString: $0) } ?? "4") ?? 4
-            Parallel.split(units: pairs, pieces: pieces > 1 ? per * pieces : 1) { lower, upper in
+            Parallel.split(units: pairs, pieces: Self.streamingPieces(pieces)) { lower, upper in
                 PackedGemm.vector(y, x, w, bias: bias, panels: 2 * lower, min(panels, 2 * upper))
             }
         } else if m <= PackedGemm.streamingRows {

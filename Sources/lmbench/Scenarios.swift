@@ -16,6 +16,9 @@ struct Scenarios {
     static func firstToken(_ n: Int) -> CaseName {
         CaseName(key: "decode_\(n)_first_token", title: "  first token of that (median)")
     }
+    static func wholeCompletion(_ n: Int) -> CaseName {
+        CaseName(key: "complete_\(n)_total", title: "  whole completion, request to result (median)")
+    }
     static let long = CaseName(key: "topk_fresh_450", title: "topk, fresh 450-token prompt (median / p90)")
     static let typingStart = CaseName(key: "typing_context", title: "typing: 450-token context, first topk")
     static let typing = CaseName(key: "typing_keystroke", title: "typing: +1 word, topk (median / p90)")
@@ -55,11 +58,12 @@ struct Scenarios {
 
         for (length, runs) in [(32, prompts.decode32), (256, prompts.decode256)] {
             progress("decode \(length) ×\(runs.count)")
-            var rates: [Double] = [], firsts = Samples(), short = 0
+            var rates: [Double] = [], firsts = Samples(), totals = Samples(), short = 0
             for ids in runs {
                 let timing = try target.complete(ids: ids, maxTokens: length)
                 if let rate = timing.decodeRate { rates.append(rate) }
                 firsts.append(timing.firstToken)
+                totals.append(timing.total)
                 if timing.tokens < length { short += 1 }
             }
             rates.sort()
@@ -70,6 +74,7 @@ struct Scenarios {
                 results.record(Self.decode(length), .rate(rates[rates.count / 2], unit: unit))
             }
             results.record(Self.firstToken(length), .seconds(firsts.median))
+            results.record(Self.wholeCompletion(length), .seconds(totals.median))
         }
 
         if prompts.long.isEmpty {
