@@ -3,6 +3,8 @@
 Each cell is the median over rounds, and in brackets the best round (lowest latency, highest rate): on a
 shared machine the best round is the closest to what each program does undisturbed.
 usage: python side_by_side.py --lmbench R1.json R2.json ... --llama L1.json L2.json ...
+           [--transformers T1.json ...]
+The ratio columns divide lmd's time (over its socket) by the other's for the same work.
 """
 import argparse
 import json
@@ -21,6 +23,7 @@ ROWS = [
     ("topk_fresh_450", "topk, fresh 450-token prompt"),
     ("typing_context", "typing: 450-token context"),
     ("typing_keystroke", "typing: +1 word, topk"),
+    ("typing_keystroke_with_cache", "  (transformers, past_key_values kept)"),
     ("concurrent_topk", "8 clients, topk"),
     ("concurrent_complete_32", "8 clients, 32-token completions"),
     ("concurrent_complete_32_tokens", "  their generated tokens"),
@@ -74,22 +77,29 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lmbench", nargs="+", required=True)
     parser.add_argument("--llama", nargs="*", default=[])
+    parser.add_argument("--transformers", nargs="*", default=[])
     args = parser.parse_args()
     ours = [json.load(open(p)) for p in args.lmbench]
     theirs = [json.load(open(p)) for p in args.llama]
+    torch = [json.load(open(p)) for p in args.transformers]
     columns = [
         ("lmbench in process", [r.get("in_process") or {} for r in ours]),
         ("lmd (socket)", [r.get("lmd") or {} for r in ours]),
     ]
+    others = []
     if theirs:
         columns.append(("llama-server (HTTP)", theirs))
-    print(f"{len(ours)} lmbench round(s), {len(theirs)} llama-server round(s): median over rounds (best round)")
-    header = "case".ljust(34) + "".join(name.ljust(26) for name, _ in columns)
-    print(header + ("lmd / llama (time)" if theirs else ""))
+        others.append(("lmd/llama", theirs))
+    if torch:
+        columns.append(("transformers+torch", torch))
+        others.append(("lmd/torch", torch))
+    print(f"{len(ours)} lmbench round(s), {len(theirs)} llama-server round(s), {len(torch)} transformers round(s): "
+          "median over rounds (best round)")
+    print("case".ljust(34) + "".join(name.ljust(26) for name, _ in columns) + "".join(n.ljust(11) for n, _ in others))
     for key, title in ROWS:
         line = title.ljust(34) + "".join(cell([r.get(key) for r in rounds]).ljust(26) for _, rounds in columns)
-        if theirs and key != "peak_rss":
-            line += ratio([r.get(key) for r in columns[1][1]], [r.get(key) for r in theirs])
+        if key != "peak_rss":
+            line += "".join(ratio([r.get(key) for r in columns[1][1]], [r.get(key) for r in o]).ljust(11) for _, o in others)
         print(line)
 
 

@@ -43,20 +43,20 @@ public struct Kernels: Sendable {
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         let panels = (n + Gemm.tileColumns - 1) / Gemm.tileColumns
         if m == 1 {
-            Parallel.splitColumns(n: n, pieces: pieces, of: y) { j0, j1 in
+            Parallel.splitColumns(n: n, pieces: pieces, threads: threads, of: y) { j0, j1 in
                 Gemm.vector(y, x, w, ldw: n, bias: bias, k: k, columns: j0, j1)
             }
         } else if m <= Gemm.fewRowsLimit {
-            Parallel.splitColumns(n: n, pieces: pieces, of: y) { j0, j1 in
+            Parallel.splitColumns(n: n, pieces: pieces, threads: threads, of: y) { j0, j1 in
                 Gemm.fewRows(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k, columns: j0, j1)
             }
         } else if panels >= 4 * pieces || m < 2 * pieces {
-            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+            Parallel.split(units: panels, pieces: pieces, threads: threads) { lower, upper in
                 Gemm.blocked(y, ldy: n, x, ldx: k, w, ldw: n, bias: bias, m: m, k: k,
                              columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
             }
         } else {
-            Parallel.split(units: m, pieces: pieces) { lower, upper in
+            Parallel.split(units: m, pieces: pieces, threads: threads) { lower, upper in
                 Gemm.blocked(y + lower * n, ldy: n, x + lower * k, ldx: k, w, ldw: n, bias: bias,
                              m: upper - lower, k: k, columns: 0, n)
             }
@@ -70,7 +70,7 @@ public struct Kernels: Sendable {
     ) {
         guard m > 0, n > 0, k >= 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
-        Parallel.split(units: (n + 7) / 8, pieces: pieces) { lower, upper in
+        Parallel.split(units: (n + 7) / 8, pieces: pieces, threads: threads) { lower, upper in
             DotProducts.tiles(y, ldo: n, x, lda: k, w, ldb: k, bias: bias, m: m, k: k,
                               columns: lower * 8, min(n, upper * 8))
         }
@@ -83,7 +83,7 @@ public struct Kernels: Sendable {
     ) {
         guard rows > 0, n > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: rows * n * 4, minimumPerThread: minimumWork)
-        Parallel.split(units: rows, pieces: pieces) { lower, upper in
+        Parallel.split(units: rows, pieces: pieces, threads: threads) { lower, upper in
             Elementwise.layerNorm(y + lower * n, x + lower * n, gamma: gamma, beta: beta,
                                   rows: upper - lower, n: n, eps: eps)
         }
@@ -93,7 +93,7 @@ public struct Kernels: Sendable {
     public func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
         guard count > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: count * 16, minimumPerThread: minimumWork)
-        Parallel.split(units: (count + 7) / 8, pieces: pieces) { lower, upper in
+        Parallel.split(units: (count + 7) / 8, pieces: pieces, threads: threads) { lower, upper in
             Elementwise.activate(x + lower * 8, count: min(count, upper * 8) - lower * 8, kind)
         }
     }
@@ -102,7 +102,7 @@ public struct Kernels: Sendable {
     public func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
         guard count > 0 else { return }
         let pieces = Parallel.pieces(threads: threads, work: count / 4, minimumPerThread: minimumWork)
-        Parallel.split(units: (count + 7) / 8, pieces: pieces) { lower, upper in
+        Parallel.split(units: (count + 7) / 8, pieces: pieces, threads: threads) { lower, upper in
             Elementwise.add(y + lower * 8, x + lower * 8, count: min(count, upper * 8) - lower * 8)
         }
     }
@@ -131,7 +131,7 @@ public struct Kernels: Sendable {
         // since have evicted them), like a decode matmul reads its weights: count one step per value.
         let work = t == 1 ? nHead * (past + t) * headDim * 2 : nHead * t * (past + t) * headDim * 2 / 8
         let pieces = Parallel.pieces(threads: threads, work: work, minimumPerThread: minimumWork)
-        Parallel.split(units: nHead, pieces: pieces) { lower, upper in
+        Parallel.split(units: nHead, pieces: pieces, threads: threads) { lower, upper in
             Attention.run(
                 heads: lower, upper, out, q: q, qStride: qStride, keys: keys, values: values,
                 kvStride: kvStride, kvHeadStride: kvHeadStride ?? headDim, t: t, past: past, nHead: nHead,

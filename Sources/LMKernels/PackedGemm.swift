@@ -142,19 +142,19 @@ extension Kernels {
         if m == 1 {
             // Pieces of whole panel pairs, so that a piece boundary never splits a pair.
             let pairs = (panels + 1) / 2
-            Parallel.split(units: pairs, pieces: Self.streamingPieces(pieces)) { lower, upper in
+            Parallel.split(units: pairs, pieces: Self.streamingPieces(pieces), threads: threads) { lower, upper in
                 PackedGemm.vector(y, x, w, bias: bias, panels: 2 * lower, min(panels, 2 * upper))
             }
         } else if m <= PackedGemm.streamingRows {
-            Parallel.split(units: panels, pieces: Self.streamingPieces(pieces)) { lower, upper in
+            Parallel.split(units: panels, pieces: Self.streamingPieces(pieces), threads: threads) { lower, upper in
                 PackedGemm.fewRows(y, ldy: n, x, ldx: k, w, bias: bias, m: m, panels: lower, upper)
             }
         } else if panels >= 4 * pieces || m < 2 * pieces {
-            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+            Parallel.split(units: panels, pieces: pieces, threads: threads) { lower, upper in
                 PackedGemm.blocked(y, ldy: n, x, ldx: k, w, bias: bias, m: m, panels: lower, upper)
             }
         } else {
-            Parallel.split(units: m, pieces: pieces) { lower, upper in
+            Parallel.split(units: m, pieces: pieces, threads: threads) { lower, upper in
                 PackedGemm.blocked(y + lower * n, ldy: n, x + lower * k, ldx: k, w, bias: bias,
                                    m: upper - lower, panels: 0, panels)
             }

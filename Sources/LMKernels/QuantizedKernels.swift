@@ -58,19 +58,19 @@ extension Kernels {
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
         if m <= Gemm.fewRowsLimit {
             let chunks = (n + QuantizedMatrix.blockSize - 1) / QuantizedMatrix.blockSize
-            Parallel.split(units: chunks, pieces: Self.streamingPieces(pieces)) { lower, upper in
+            Parallel.split(units: chunks, pieces: Self.streamingPieces(pieces), threads: threads) { lower, upper in
                 QuantizedGemm.streaming(y, ldy: n, x, ldx: k, w, bias: bias, m: m, k: k, n: n, chunks: lower, upper)
             }
             return
         }
         let panels = (n + Gemm.tileColumns - 1) / Gemm.tileColumns
         if panels >= 4 * pieces || m < 2 * pieces {
-            Parallel.split(units: panels, pieces: pieces) { lower, upper in
+            Parallel.split(units: panels, pieces: pieces, threads: threads) { lower, upper in
                 QuantizedGemm.blocked(y, ldy: n, x, ldx: k, w, bias: bias, m: m, k: k,
                                       columns: lower * Gemm.tileColumns, min(n, upper * Gemm.tileColumns))
             }
         } else {
-            Parallel.split(units: m, pieces: pieces) { lower, upper in
+            Parallel.split(units: m, pieces: pieces, threads: threads) { lower, upper in
                 QuantizedGemm.blocked(y + lower * n, ldy: n, x + lower * k, ldx: k, w, bias: bias,
                                       m: upper - lower, k: k, columns: 0, n)
             }
@@ -82,7 +82,7 @@ extension Kernels {
         bias: UnsafePointer<Float>?, m: Int, k: Int, n: Int
     ) {
         let pieces = Parallel.pieces(threads: threads, work: m * k * n, minimumPerThread: minimumWork)
-        Parallel.split(units: (n + 7) / 8, pieces: m <= 4 ? Self.streamingPieces(pieces) : pieces) { lower, upper in
+        Parallel.split(units: (n + 7) / 8, pieces: m <= 4 ? Self.streamingPieces(pieces) : pieces, threads: threads) { lower, upper in
             let j0 = lower * 8, j1 = min(n, upper * 8)
             if m == 1 {
                 QuantizedDotProducts.vector(y, x, w, bias: bias, k: k, rows: j0, j1)

@@ -42,6 +42,13 @@ final class WorkerPool: @unchecked Sendable {
     /// Worker threads started (guarded by `mutex`).
     private var workers = 0
 
+    /// Worker threads started so far.
+    var workerCount: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return workers
+    }
+
     private struct Job {
         let body: (Int) -> Void
     }
@@ -51,9 +58,11 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_init(condition, nil)
     }
 
-    /// Runs `body(piece)` for every piece in `0 ..< pieces`, on the caller and `pieces − 1`
-    /// workers (callers ask for no more pieces than threads), and returns when all are done.
-    func run(pieces: Int, _ body: (Int) -> Void) {
+    /// Runs `body(piece)` for every piece in `0 ..< pieces` on the caller and workers — at most
+    /// `threads` threads in all, however many pieces — and returns when all are done. (A worker per
+    /// piece would put more spinning threads than cores on the machine for a split into more pieces
+    /// than threads, and they would take turns on the cores instead of working.)
+    func run(pieces: Int, threads: Int, _ body: (Int) -> Void) {
         if pieces <= 1 {
             if pieces == 1 { body(0) }
             return
@@ -65,7 +74,7 @@ final class WorkerPool: @unchecked Sendable {
             return
         }
         defer { busy.store(false, ordering: .releasing) }
-        ensureWorkers(pieces - 1)
+        ensureWorkers(min(pieces, max(1, threads)) - 1)
         withoutActuallyEscaping(body) { body in
             var job = Job(body: body)
             withUnsafeMutablePointer(to: &job) { address in

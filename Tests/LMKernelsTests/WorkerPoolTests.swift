@@ -9,10 +9,11 @@ final class WorkerPoolTests: XCTestCase {
     /// Each piece records how often it ran in its own slot; all must be exactly 1.
     func testEveryPieceRunsExactlyOnce() {
         for round in 0..<2000 {
-            let pieces = 2 + round % 5
+            // Up to four times as many pieces as threads, as the streaming kernels split.
+            let pieces = 2 + round % 7, threads = 2 + round % 2
             let counts = UnsafeMutablePointer<Int>.allocate(capacity: pieces)
             counts.initialize(repeating: 0, count: pieces)
-            WorkerPool.shared.run(pieces: pieces) { piece in counts[piece] += 1 }
+            WorkerPool.shared.run(pieces: pieces, threads: threads) { piece in counts[piece] += 1 }
             let seen = Array(UnsafeBufferPointer(start: counts, count: pieces))
             counts.deallocate()
             if seen != Array(repeating: 1, count: pieces) {
@@ -28,7 +29,7 @@ final class WorkerPoolTests: XCTestCase {
             usleep(3000)
             let counts = UnsafeMutablePointer<Int>.allocate(capacity: 3)
             counts.initialize(repeating: 0, count: 3)
-            WorkerPool.shared.run(pieces: 3) { piece in counts[piece] += 1 }
+            WorkerPool.shared.run(pieces: 3, threads: 3) { piece in counts[piece] += 1 }
             XCTAssertEqual(Array(UnsafeBufferPointer(start: counts, count: 3)), [1, 1, 1])
             counts.deallocate()
         }
@@ -69,12 +70,23 @@ final class WorkerPoolTests: XCTestCase {
         let a = TestBuffer(random: n, using: &rng), b = TestBuffer(random: n, using: &rng)
         let outer = (0..<3).map { _ in a.copy() }
         let kernels = Kernels(threads: 2, minimumWork: 1)
-        WorkerPool.shared.run(pieces: 3) { piece in
+        WorkerPool.shared.run(pieces: 3, threads: 3) { piece in
             kernels.add(outer[piece].pointer, b.pointer, count: n)
         }
         let expected = zip(a.values, b.values).map { $0 + $1 }
         for piece in 0..<3 {
             assertIdentical(outer[piece].values, expected, "nested add in piece \(piece)")
         }
+    }
+
+    /// A split into more pieces than threads starts no more workers than the threads allow: the pool
+    /// never holds more than (the most threads any caller asked for) − 1 workers. The tests in this
+    /// process ask for at most 3, or every core (`Kernels()`); 12 pieces must not make 11 workers.
+    func testWorkersAreBoundedByThreadsNotPieces() {
+        for threads in [2, 3] {
+            WorkerPool.shared.run(pieces: 12, threads: threads) { _ in }
+        }
+        XCTAssertLessThanOrEqual(WorkerPool.shared.workerCount, max(3, ProcessInfo.processInfo.activeProcessorCount) - 1)
+        XCTAssertGreaterThanOrEqual(WorkerPool.shared.workerCount, 1)
     }
 }
