@@ -14,8 +14,8 @@ enum TokenRanking {
         // A sorted window of the best k so far; most entries fail the first comparison with its last.
         var best: [Int] = []
         best.reserveCapacity(k + 1)
-        for i in logits.indices {
-            if best.count == k, !precedes(i, best[k - 1], logits) { continue }
+        func consider(_ i: Int) {
+            if best.count == k, !precedes(i, best[k - 1], logits) { return }
             var lo = 0, hi = best.count
             while lo < hi {
                 let mid = (lo + hi) / 2
@@ -23,6 +23,27 @@ enum TokenRanking {
             }
             best.insert(i, at: lo)
             if best.count > k { best.removeLast() }
+        }
+        guard let base = logits.baseAddress else { return [] }
+        var i = 0
+        while i < logits.count && best.count < k {
+            consider(i)
+            i += 1
+        }
+        // Once the window is full, eight entries at a time: only an entry above the window's last can
+        // enter it (one equal to it comes later, so has the higher id; NaN never enters a full window),
+        // unless that last is NaN, which anything else beats.
+        while i + 8 <= logits.count {
+            let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
+            let last = logits[best[k - 1]]
+            if last.isNaN || any(v .> SIMD8(repeating: last)) {
+                for j in i..<(i + 8) { consider(j) }
+            }
+            i += 8
+        }
+        while i < logits.count {
+            consider(i)
+            i += 1
         }
         return best
     }
