@@ -194,15 +194,11 @@ enum Gemm {
                     let rows = min(blockRows, m - ic)
                     for panel in 0..<panels {
                         let j = jc + panel * tileColumns
-                        let tile = Tile(
+                        Tile(
                             y: y, ldy: ldy, x: x + pc, ldx: ldx, panel: packed + panel * depth * tileColumns,
                             depth: depth, column: j, columns: min(tileColumns, j1 - j),
                             bias: pc == 0 ? bias : nil, first: pc == 0)
-                        var i = ic
-                        while i < ic + rows {
-                            tile.run(row: i, rows: min(tileRows, ic + rows - i))
-                            i += tileRows
-                        }
+                            .run(rows: ic, ic + rows)
                     }
                 }
             }
@@ -234,7 +230,8 @@ enum Gemm {
         }
     }
 
-    /// One column panel of y for one packed depth block: the state the 6×16 tiles share.
+    /// One column panel of y for one packed depth block: the state the 6×16 tiles share (also used
+    /// by `PackedGemm` and `QuantizedGemm`, whose panels have the same layout).
     struct Tile {
         let y: UnsafeMutablePointer<Float>
         let ldy: Int
@@ -246,6 +243,16 @@ enum Gemm {
         let columns: Int
         let bias: UnsafePointer<Float>?
         let first: Bool
+
+        /// Accumulates rows `lower ..< upper` of this panel, six at a time.
+        @inline(__always)
+        func run(rows lower: Int, _ upper: Int) {
+            var i = lower
+            while i < upper {
+                run(row: i, rows: Swift.min(Gemm.tileRows, upper - i))
+                i += Gemm.tileRows
+            }
+        }
 
         /// Accumulates rows `row ..< row + rows` (at most 6) of this panel.
         @inline(__always)

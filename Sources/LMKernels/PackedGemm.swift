@@ -84,15 +84,11 @@ enum PackedGemm {
                     let rows = min(Gemm.blockRows, m - ic)
                     for p in pb..<pe {
                         let column = p * 16
-                        let tile = Gemm.Tile(
+                        Gemm.Tile(
                             y: y, ldy: ldy, x: x + pc, ldx: ldx, panel: w.panel(p) + pc * 16, depth: depth,
                             column: column, columns: min(16, w.columns - column),
                             bias: pc == 0 ? bias : nil, first: pc == 0)
-                        var i = ic
-                        while i < ic + rows {
-                            tile.run(row: i, rows: min(Gemm.tileRows, ic + rows - i))
-                            i += Gemm.tileRows
-                        }
+                            .run(rows: ic, ic + rows)
                     }
                 }
             }

@@ -156,15 +156,11 @@ enum QuantizedGemm {
                     let rows = min(Gemm.blockRows, m - ic)
                     for panel in 0..<panels {
                         let j = jc + panel * Gemm.tileColumns
-                        let tile = PanelTile(
+                        Gemm.Tile(
                             y: y, ldy: ldy, x: x + pc, ldx: ldx, panel: packed + panel * depth * Gemm.tileColumns,
                             depth: depth, column: j, columns: min(Gemm.tileColumns, j1 - j),
                             bias: pc == 0 ? bias : nil, first: pc == 0)
-                        var i = ic
-                        while i < ic + rows {
-                            tile.run(row: i, rows: min(Gemm.tileRows, ic + rows - i))
-                            i += Gemm.tileRows
-                        }
+                            .run(rows: ic, ic + rows)
                     }
                 }
             }
@@ -193,59 +189,6 @@ enum QuantizedGemm {
                     for i in 0..<tile { d[i] = i < width ? w.load1(row: r, column: c &+ i) : 0 }
                 }
                 d += tile
-            }
-        }
-    }
-}
-
-/// One column panel of y for one packed depth block (as `Gemm`'s private tile, which this file
-/// cannot reach): full 6×16 tiles run `Gemm.kernel` in place, partial ones on a local copy.
-private struct PanelTile {
-    let y: UnsafeMutablePointer<Float>
-    let ldy: Int
-    let x: UnsafePointer<Float>
-    let ldx: Int
-    let panel: UnsafePointer<Float>
-    let depth: Int
-    let column: Int
-    let columns: Int
-    let bias: UnsafePointer<Float>?
-    let first: Bool
-
-    /// Accumulates rows `row ..< row + rows` (at most 6) of this panel.
-    @inline(__always)
-    func run(row: Int, rows: Int) {
-        let c = y + row * ldy + column
-        let a = x + row * ldx
-        if rows == Gemm.tileRows && columns == Gemm.tileColumns {
-            if !first {
-                Gemm.kernel(a, ldx, panel, depth, c, ldy, c, ldy)
-            } else if let bias {
-                Gemm.kernel(a, ldx, panel, depth, c, ldy, bias + column, 0)
-            } else {
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: Gemm.tileColumns) { zero in
-                    zero.initialize(repeating: 0)
-                    Gemm.kernel(a, ldx, panel, depth, c, ldy, zero.baseAddress!, 0)
-                }
-            }
-            return
-        }
-        // Missing rows of x repeat row 0 and missing columns are zero in the panel, so every real
-        // element gets exactly the operations of a full tile.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: Gemm.tileRows * Gemm.tileColumns) { buffer in
-            let t = buffer.baseAddress!
-            for r in 0..<Gemm.tileRows {
-                for col in 0..<Gemm.tileColumns {
-                    var v: Float = 0
-                    if r < rows && col < columns {
-                        v = first ? (bias?[column + col] ?? 0) : c[r * ldy + col]
-                    }
-                    t[r * Gemm.tileColumns + col] = v
-                }
-            }
-            Gemm.kernelRows(a, ldx, rows, panel, depth, t)
-            for r in 0..<rows {
-                for col in 0..<columns { c[r * ldy + col] = t[r * Gemm.tileColumns + col] }
             }
         }
     }
