@@ -8,6 +8,7 @@ enum TokenRanking {
     static func top(_ logits: UnsafeBufferPointer<Float>, k: Int) -> [Int] {
         let k = min(max(k, 0), logits.count)
         guard k > 0 else { return [] }
+        if k == 1 { return [argmax(logits)] }
         if k * 16 >= logits.count {
             return Array(logits.indices.sorted { precedes($0, $1, logits) }.prefix(k))
         }
@@ -46,6 +47,27 @@ enum TokenRanking {
             i += 1
         }
         return best
+    }
+
+    /// The index `top(logits, k: 1)` gives: the largest logit, the lowest id among equals, NaN only when
+    /// every logit is NaN (then 0). Greedy decoding asks this once per token, so it is vectorised: the
+    /// largest value first, then its first index.
+    static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
+        guard let base = logits.baseAddress, !logits.isEmpty else { return 0 }
+        var best8 = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= logits.count {
+            let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
+            best8 = best8.replacing(with: v, where: v .> best8)  // NaN never compares greater
+            i += 8
+        }
+        var best = best8.max()
+        while i < logits.count {
+            if logits[i] > best { best = logits[i] }
+            i += 1
+        }
+        // −inf may be the largest (or everything NaN): the first index holding it, else 0.
+        return logits.firstIndex { $0 == best } ?? 0
     }
 
     /// Whether index a ranks before index b: the larger logit first, NaN last, the lower id on ties.

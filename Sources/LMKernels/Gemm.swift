@@ -303,22 +303,36 @@ enum Gemm {
         _ a: UnsafePointer<Float>, _ lda: Int, _ panel: UnsafePointer<Float>, _ depth: Int,
         _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ cInit: UnsafePointer<Float>, _ ldInit: Int
     ) {
-        kernelBody(a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda,
+        kernelBody(rows: 6, a, a + lda, a + 2 * lda, a + 3 * lda, a + 4 * lda, a + 5 * lda,
                    panel, depth, c, ldc, cInit, ldInit)
     }
 
-    /// The 6×16 kernel into a local tile `t` [6, 16] for `rows` (1…6) rows: rows past the end reuse row 0.
+    /// The kernel for `rows` (1…5) rows into a local tile `t` [6, 16] (rows past `rows` untouched): a
+    /// batch of 8 decoding sequences is a full tile and a 2-row one, and computing 6 rows for those 2
+    /// was a quarter of such a step.
     @inline(never)
     static func kernelRows(
         _ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ panel: UnsafePointer<Float>, _ depth: Int,
         _ t: UnsafeMutablePointer<Float>
     ) {
         func row(_ r: Int) -> UnsafePointer<Float> { r < rows ? a + r * lda : a }
-        kernelBody(row(0), row(1), row(2), row(3), row(4), row(5), panel, depth, t, tileColumns, t, tileColumns)
+        let (a0, a1, a2, a3, a4, a5) = (row(0), row(1), row(2), row(3), row(4), row(5))
+        // Each case is the same body with its row count fixed, so the compiler drops the unused rows.
+        switch rows {
+        case 1: kernelBody(rows: 1, a0, a1, a2, a3, a4, a5, panel, depth, t, tileColumns, t, tileColumns)
+        case 2: kernelBody(rows: 2, a0, a1, a2, a3, a4, a5, panel, depth, t, tileColumns, t, tileColumns)
+        case 3: kernelBody(rows: 3, a0, a1, a2, a3, a4, a5, panel, depth, t, tileColumns, t, tileColumns)
+        case 4: kernelBody(rows: 4, a0, a1, a2, a3, a4, a5, panel, depth, t, tileColumns, t, tileColumns)
+        case 5: kernelBody(rows: 5, a0, a1, a2, a3, a4, a5, panel, depth, t, tileColumns, t, tileColumns)
+        default: kernelBody(rows: 6, a0, a1, a2, a3, a4, a5, panel, depth, t, tileColumns, t, tileColumns)
+        }
     }
 
+    /// c[rows, 16] = cInit[rows, 16] + a[rows, depth] · panel[depth, 16] for the first `rows` of six
+    /// row pointers; every element gets one fused multiply-add per step of depth, in order.
     @inline(__always)
     private static func kernelBody(
+        rows: Int,
         _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
         _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
         _ panel: UnsafePointer<Float>, _ depth: Int,
@@ -327,34 +341,30 @@ enum Gemm {
         typealias V = SIMD8<Float>
         let load = VectorMath.load
         var c00 = load(cInit), c01 = load(cInit + 8)
-        var c10 = load(cInit + ldInit), c11 = load(cInit + ldInit + 8)
-        var c20 = load(cInit + 2 * ldInit), c21 = load(cInit + 2 * ldInit + 8)
-        var c30 = load(cInit + 3 * ldInit), c31 = load(cInit + 3 * ldInit + 8)
-        var c40 = load(cInit + 4 * ldInit), c41 = load(cInit + 4 * ldInit + 8)
-        var c50 = load(cInit + 5 * ldInit), c51 = load(cInit + 5 * ldInit + 8)
+        var c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        if rows > 1 { c10 = load(cInit + ldInit); c11 = load(cInit + ldInit + 8) }
+        if rows > 2 { c20 = load(cInit + 2 * ldInit); c21 = load(cInit + 2 * ldInit + 8) }
+        if rows > 3 { c30 = load(cInit + 3 * ldInit); c31 = load(cInit + 3 * ldInit + 8) }
+        if rows > 4 { c40 = load(cInit + 4 * ldInit); c41 = load(cInit + 4 * ldInit + 8) }
+        if rows > 5 { c50 = load(cInit + 5 * ldInit); c51 = load(cInit + 5 * ldInit + 8) }
         var b = panel
         for p in 0..<depth {
             let b0 = load(b), b1 = load(b + 8)
             var s = V(repeating: a0[p])
             c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = V(repeating: a1[p])
-            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = V(repeating: a2[p])
-            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = V(repeating: a3[p])
-            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = V(repeating: a4[p])
-            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = V(repeating: a5[p])
-            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            if rows > 1 { s = V(repeating: a1[p]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1) }
+            if rows > 2 { s = V(repeating: a2[p]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1) }
+            if rows > 3 { s = V(repeating: a3[p]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1) }
+            if rows > 4 { s = V(repeating: a4[p]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1) }
+            if rows > 5 { s = V(repeating: a5[p]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1) }
             b += 16
         }
         let store = VectorMath.store
         store(c00, c); store(c01, c + 8)
-        store(c10, c + ldc); store(c11, c + ldc + 8)
-        store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 8)
-        store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 8)
-        store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 8)
-        store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 8)
+        if rows > 1 { store(c10, c + ldc); store(c11, c + ldc + 8) }
+        if rows > 2 { store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 8) }
+        if rows > 3 { store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 8) }
+        if rows > 4 { store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 8) }
+        if rows > 5 { store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 8) }
     }
 }

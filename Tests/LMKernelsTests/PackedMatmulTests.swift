@@ -49,27 +49,35 @@ final class PackedMatmulTests: XCTestCase {
         print("packed matmul odd shapes: worst difference relative to term sizes \(worst)")
     }
 
-    /// Several depth and column blocks of the blocked path, partial panels, and distilgpt2's shapes.
+    /// The blocked path (x too large to stream: M·K > `PackedGemm.streamingFloats`) with several depth
+    /// and column blocks and partial panels and tiles, the streaming path at its largest, and
+    /// distilgpt2's shapes.
     func testBlockedAndModelShapes() {
+        XCTAssertGreaterThan(131 * 800, PackedGemm.streamingFloats)
+        check(m: 131, k: 800, n: 530, bias: true, seed: 8)
+        check(m: 37, k: 3000, n: 45, bias: false, seed: 9)
+        check(m: 96, k: 1024, n: 40, bias: true, seed: 10)
         check(m: 13, k: 600, n: 1100, bias: true, seed: 1)
         check(m: 1, k: 768, n: 2304, bias: true, seed: 2)
         check(m: 4, k: 3072, n: 768, bias: true, seed: 3)
         check(m: 97, k: 300, n: 70, bias: false, seed: 4)
     }
 
-    /// A row's result is the same bits alone (decode), in a few rows, or among many (prefill).
+    /// A row's result is the same bits alone (decode), in a few rows, or among many (prefill), streamed
+    /// or blocked (200 × 600 floats of x are too many to stream).
     func testRowsIndependentOfM() {
         var rng = SeededRandom(seed: 5)
-        let k = 130, n = 77, m = 20
+        let k = 600, n = 77, m = 200
+        XCTAssertGreaterThan(m * k, PackedGemm.streamingFloats)
         let x = TestBuffer(random: m * k, using: &rng), w = TestBuffer(random: k * n, using: &rng)
         let b = TestBuffer(random: n, using: &rng)
         let packed = PackedMatrix(packing: w.pointer, rows: k, columns: n)
         let kernels = Kernels(threads: 2, minimumWork: 1)
         let all = TestBuffer(count: m * n)
         kernels.matmul(all.pointer, x.pointer, packed: packed, bias: b.pointer, m: m)
-        for rows in [1, 3, 6] {
+        for rows in [1, 3, 6, 20] {
             let some = TestBuffer(count: rows * n)
-            for first in stride(from: 0, to: m - rows + 1, by: rows) {
+            for first in stride(from: 0, to: m - rows + 1, by: 7 * rows) {
                 kernels.matmul(some.pointer, x.pointer + first * k, packed: packed, bias: b.pointer, m: rows)
                 assertIdentical(some.values, Array(all.values[(first * n)..<((first + rows) * n)]),
                                 "rows \(first)..<\(first + rows) as a \(rows)-row product vs in \(m) rows")
