@@ -161,11 +161,13 @@ public final class GPT2Model: @unchecked Sendable {
             headRows.append((gathered, count))
             gathered += count
         }
-        var logits = [Float](repeating: 0, count: gathered * v)
-        if gathered > 0 {
-            logits.withUnsafeMutableBufferPointer { o in
+        // The returned rows are the pass's one allocation; the head writes every element, so they are
+        // not zeroed first.
+        let logits = [Float](unsafeUninitializedCapacity: gathered * v) { o, count in
+            if gathered > 0 {
                 k.matmulTransposed(o.baseAddress!, xn, weights.lmHead, bias: nil, m: gathered, k: c, n: v)
             }
+            count = gathered * v
         }
         // One sequence (the usual case): its rows are all there is, no copy needed.
         if headRows.count == 1 { return [logits] }
