@@ -114,3 +114,17 @@ func assertIdentical(_ a: [Float], _ b: [Float], _ message: String, file: Static
         return
     }
 }
+
+/// Checks one kernel's result: nothing written outside `y`, within `tolerance` of `expected` relative to
+/// the size of the terms (`scale`), and the same bits as `identical`. Returns the scaled difference.
+@discardableResult
+func checkResult(
+    _ y: TestBuffer, expected: TestBuffer, scale: TestBuffer, tolerance: Float, identical: [Float],
+    _ name: String, file: StaticString = #filePath, line: UInt = #line
+) -> Float {
+    XCTAssertTrue(y.guardsIntact, "\(name) wrote outside y", file: file, line: line)
+    let d = Difference(y.values, expected.values, scale: scale.values)
+    XCTAssertLessThanOrEqual(d.maxScaled, tolerance, "\(name): \(d)", file: file, line: line)
+    assertIdentical(y.values, identical, name, file: file, line: line)
+    return d.maxScaled
+}

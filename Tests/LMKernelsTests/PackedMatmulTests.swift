@@ -27,12 +27,9 @@ final class PackedMatmulTests: XCTestCase {
         for kernel in splittingKernels {
             let y = TestBuffer(count: m * n)
             kernel.matmul(y.pointer, x.pointer, packed: packed, bias: b?.pointer, m: m)
-            let name = "packed m=\(m) k=\(k) n=\(n) bias=\(bias) threads=\(kernel.threads)"
-            XCTAssertTrue(y.guardsIntact, "\(name) wrote outside y")
-            let d = Difference(y.values, expected.values, scale: scale.values)
-            XCTAssertLessThanOrEqual(d.maxScaled, MatmulTests.tolerance, "\(name): \(d)")
-            worst = max(worst, d.maxScaled)
-            assertIdentical(y.values, rowMajor.values, "\(name) vs the row-major kernel")
+            worst = max(worst, checkResult(
+                y, expected: expected, scale: scale, tolerance: MatmulTests.tolerance, identical: rowMajor.values,
+                "packed m=\(m) k=\(k) n=\(n) bias=\(bias) threads=\(kernel.threads) (identical: the row-major kernel)"))
         }
         return worst
     }

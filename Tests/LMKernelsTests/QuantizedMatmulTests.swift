@@ -69,11 +69,9 @@ final class QuantizedMatmulTests: XCTestCase {
                 kernel.quantizedMatmul(y.pointer, x.pointer, w, bias: b?.pointer, m: m, k: k, n: n)
             }
             let name = "\(format) \(transposed ? "matmulTransposed" : "matmul") m=\(m) k=\(k) n=\(n) bias=\(bias) threads=\(kernel.threads)"
-            XCTAssertTrue(y.guardsIntact, "\(name) wrote outside y")
-            let d = Difference(y.values, expected.values, scale: scale.values)
-            XCTAssertLessThanOrEqual(d.maxScaled, Self.tolerance, "\(name): \(d)")
-            worst = max(worst, d.maxScaled)
-            assertIdentical(y.values, float32.values, "\(name) vs float32 kernels on the dequantized weights")
+            worst = max(worst, checkResult(
+                y, expected: expected, scale: scale, tolerance: Self.tolerance, identical: float32.values,
+                "\(name) (identical: float32 kernels on the dequantized weights)"))
         }
         return worst
     }
