@@ -21,6 +21,8 @@ public struct DispatcherOptions: Sendable {
     public var maxTokensPerRequest: Int? = nil
     /// Model requests computing at once; the engine batches them into shared forward passes.
     public var maxConcurrentModelRequests = 8
+    /// Log each request's timings (lmd sets it with `--log-level debug`); off, nothing is formatted.
+    public var logsTimings = false
 
     /// Defaults.
     public init() {}
@@ -244,9 +246,12 @@ public final class Dispatcher: @unchecked Sendable {
             line = RPCResponse.failure(id: job.id, error: error).serialized()
         }
         session.deliver(line, route: job.route)
-        let ended = DispatchTime.now().uptimeNanoseconds
-        func ms(_ from: UInt64, _ to: UInt64) -> String { String(format: "%.2f", Double(to &- from) / 1e6) }
-        log("session \(session.number): \(job.method) \(job.id) answered in \(ms(job.accepted, ended)) ms (waited \(ms(job.accepted, started)), computed \(ms(started, ended)))")
+        if options.logsTimings {
+            let ended = DispatchTime.now().uptimeNanoseconds
+            func ms(_ from: UInt64, _ to: UInt64) -> String { String(format: "%.2f", Double(to &- from) / 1e6) }
+            log("session \(session.number): \(job.method) \(job.id) answered in \(ms(job.accepted, ended)) ms "
+                + "(waited \(ms(job.accepted, started)), computed \(ms(started, ended)))")
+        }
 
         state.lock()
         lane.running.removeAll { $0 === job }

@@ -80,6 +80,7 @@ public enum Daemon {
 
         var dispatcherOptions = configuration.dispatcher
         dispatcherOptions.addPrefixSpace = configuration.addPrefixSpace
+        dispatcherOptions.logsTimings = log.level >= .debug
         let dispatcher = Dispatcher(engine: engine, options: dispatcherOptions, log: { log.debug($0) })
         let server: TransportServer =
             configuration.stdio
