@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import Glibc
 import LMKernels
 
@@ -24,52 +22,20 @@ extension GPT2Weights {
     /// laid out are returned as they are.
     public func laidOutForKernels() -> GPT2Weights {
         guard precision == .float32, !isLaidOutForKernels, !layers.isEmpty else { return self }
-        let tied = Self.sameMemory(lmHead, wte)
-        let heads: [WeightTensor] = tied ? [wte] : [wte, lmHead]
-        let panels = layers.flatMap { [$0.attnWeight, $0.attnProjWeight, $0.fcWeight, $0.mlpProjWeight] }
-
-        // The matrices are independent: lay them out on every core, largest first.
-        var results = [(tensor: WeightTensor, owner: AnyObject)?](repeating: nil, count: heads.count + panels.count)
-        let lock = NSLock()
-        let order = results.indices.sorted {
-            ($0 < heads.count ? heads[$0].count : panels[$0 - heads.count].count)
-                > ($1 < heads.count ? heads[$1].count : panels[$1 - heads.count].count)
-        }
         let release = isZeroCopy
-        DispatchQueue.concurrentPerform(iterations: results.count) { i in
-            let job = order[i]
+        // The small tensors (biases, gains, wpe) stay views of these weights, which the result keeps.
+        return replacingMatrices(dtype: dtype, keeping: [self], small: { $0 }, matrix: { t, isHead in
             let result: (WeightTensor, AnyObject)
-            if job < heads.count {
-                let t = heads[job]
+            if isHead {
                 let matrix = PackedMatrix(packingTransposeOf: t.pointer, rows: t.shape[0], columns: t.shape[1])
                 result = (WeightTensor(key: t.key, packedTranspose: matrix), matrix)
-                if release { Self.releasePages(t.pointer, count: t.count) }
             } else {
-                let t = panels[job - heads.count]
                 let matrix = PackedMatrix(packing: t.pointer, rows: t.shape[0], columns: t.shape[1])
                 result = (WeightTensor(key: t.key, packed: matrix), matrix)
-                if release { Self.releasePages(t.pointer, count: t.count) }
             }
-            lock.lock(); results[job] = result; lock.unlock()
-        }
-        let done = results.map { $0! }
-        let newWte = done[0].tensor
-        let newHead = tied ? newWte : done[1].tensor
-        var packed = done[heads.count...].map(\.tensor)[...]
-        let newLayers = layers.map { layer in
-            GPT2LayerWeights(
-                ln1Weight: layer.ln1Weight, ln1Bias: layer.ln1Bias,
-                attnWeight: packed.removeFirst(), attnBias: layer.attnBias,
-                attnProjWeight: packed.removeFirst(), attnProjBias: layer.attnProjBias,
-                ln2Weight: layer.ln2Weight, ln2Bias: layer.ln2Bias,
-                fcWeight: packed.removeFirst(), fcBias: layer.fcBias,
-                mlpProjWeight: packed.removeFirst(), mlpProjBias: layer.mlpProjBias)
-        }
-        // The small tensors (biases, gains, wpe) are still views of these weights: keep them alive.
-        return GPT2Weights(
-            config: config, wte: newWte, wpe: wpe, layers: newLayers, lnfWeight: lnfWeight, lnfBias: lnfBias,
-            lmHead: newHead, dtype: dtype, isZeroCopy: false, source: source,
-            owners: [self] + done.map(\.owner))
+            if release { Self.releasePages(t.pointer, count: t.count) }
+            return result
+        })
     }
 
     /// Drops the resident pages wholly inside `pointer[count]` from this process's mapping of a file.

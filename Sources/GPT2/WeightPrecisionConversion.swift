@@ -29,48 +29,57 @@ extension GPT2Weights {
             [$0.ln1Weight, $0.ln1Bias, $0.attnBias, $0.attnProjBias, $0.ln2Weight, $0.ln2Bias, $0.fcBias, $0.mlpProjBias]
         }
         let buffer = FloatBuffer(count: small.reduce(0) { $0 + $1.count })
-        var owners: [AnyObject] = [buffer]
         var offset = 0
-        func copy(_ t: WeightTensor) -> WeightTensor {
+        // The blocks' matrices are read as x·w; the head (and embedding) is kept transposed so that its
+        // x·wᵀ is the same product, with the same order of operations as the float32 head's.
+        return replacingMatrices(dtype: precision.rawValue, keeping: [buffer], small: { t in
             let dst = buffer.pointer + offset
             offset += t.count
             Self.withFloats(of: t) { dst.update(from: $0, count: t.count) }
             return WeightTensor(key: t.key, shape: t.shape, pointer: UnsafePointer(dst))
-        }
-        // The blocks' matrices are read as x·w; the head (and embedding) is kept transposed so that its
-        // x·wᵀ is the same product, with the same order of operations as the float32 head's.
+        }, matrix: { t, isHead in
+            Self.convert(t, to: precision, transposed: isHead)
+        })
+    }
+
+    /// These weights with every matrix a matmul reads (the head once when tied) replaced by
+    /// `matrix(t, isHead)`, run on every core, largest first, and every other tensor by `small`, called
+    /// in turn on this thread. The result keeps `keeping` and each new matrix's owner alive.
+    func replacingMatrices(
+        dtype newDtype: String, keeping: [AnyObject], small: (WeightTensor) -> WeightTensor,
+        matrix: (WeightTensor, _ isHead: Bool) -> (WeightTensor, AnyObject)
+    ) -> GPT2Weights {
         let tied = Self.sameMemory(lmHead, wte)
         var jobs: [(WeightTensor, Bool)] = [(wte, true)]
         if !tied { jobs.append((lmHead, true)) }
         for layer in layers {
             jobs += [layer.attnWeight, layer.attnProjWeight, layer.fcWeight, layer.mlpProjWeight].map { ($0, false) }
         }
-        // The matrices are independent: convert them on every core (largest first, so none is left last).
-        var converted = [(WeightTensor, AnyObject)?](repeating: nil, count: jobs.count)
+        // The matrices are independent; largest first, so that none is left to run alone at the end.
+        var done = [(WeightTensor, AnyObject)?](repeating: nil, count: jobs.count)
         let lock = NSLock()
         let order = jobs.indices.sorted { jobs[$0].0.count > jobs[$1].0.count }
         DispatchQueue.concurrentPerform(iterations: jobs.count) { i in
             let job = order[i]
-            let result = Self.convert(jobs[job].0, to: precision, transposed: jobs[job].1)
-            lock.lock(); converted[job] = result; lock.unlock()
+            let result = matrix(jobs[job].0, jobs[job].1)
+            lock.lock(); done[job] = result; lock.unlock()
         }
-        owners += converted.map { $0!.1 }
-        var results = converted.map { $0!.0 }[...]
+        var results = done.map { $0!.0 }[...]
         let newWte = results.removeFirst()
         let newHead = tied ? newWte : results.removeFirst()
         let newLayers = layers.map { layer in
             GPT2LayerWeights(
-                ln1Weight: copy(layer.ln1Weight), ln1Bias: copy(layer.ln1Bias),
-                attnWeight: results.removeFirst(), attnBias: copy(layer.attnBias),
-                attnProjWeight: results.removeFirst(), attnProjBias: copy(layer.attnProjBias),
-                ln2Weight: copy(layer.ln2Weight), ln2Bias: copy(layer.ln2Bias),
-                fcWeight: results.removeFirst(), fcBias: copy(layer.fcBias),
-                mlpProjWeight: results.removeFirst(), mlpProjBias: copy(layer.mlpProjBias))
+                ln1Weight: small(layer.ln1Weight), ln1Bias: small(layer.ln1Bias),
+                attnWeight: results.removeFirst(), attnBias: small(layer.attnBias),
+                attnProjWeight: results.removeFirst(), attnProjBias: small(layer.attnProjBias),
+                ln2Weight: small(layer.ln2Weight), ln2Bias: small(layer.ln2Bias),
+                fcWeight: results.removeFirst(), fcBias: small(layer.fcBias),
+                mlpProjWeight: results.removeFirst(), mlpProjBias: small(layer.mlpProjBias))
         }
         return GPT2Weights(
-            config: config, wte: newWte, wpe: copy(wpe), layers: newLayers,
-            lnfWeight: copy(lnfWeight), lnfBias: copy(lnfBias), lmHead: newHead,
-            dtype: precision.rawValue, isZeroCopy: false, source: source, owners: owners)
+            config: config, wte: newWte, wpe: small(wpe), layers: newLayers,
+            lnfWeight: small(lnfWeight), lnfBias: small(lnfBias), lmHead: newHead,
+            dtype: newDtype, isZeroCopy: false, source: source, owners: keeping + done.map { $0!.1 })
     }
 
     /// One matrix in `precision`, and the object that owns its memory; `transposed` keeps a [N, K] head
@@ -162,12 +171,23 @@ extension GPT2Weights {
             [(a.attnWeight, b.attnWeight), (a.attnProjWeight, b.attnProjWeight), (a.fcWeight, b.fcWeight), (a.mlpProjWeight, b.mlpProjWeight)]
         }
         for (original, converted) in pairs {
-            guard converted.precision == native else { return nil }
+            // Row by row of the stored matrix (no widened copy of all of it): row r of a head kept
+            // transposed is column r of the original.
+            let matrix: QuantizedMatrix, transposed: Bool
+            switch converted.storage {
+            case .quantized(let m): (matrix, transposed) = (m, false)
+            case .quantizedTransposed(let m): (matrix, transposed) = (m, true)
+            default: return nil
+            }
             let exact = Self.withFloats(of: original) { source in
-                Self.withFloats(of: converted) { narrowed in
-                    for i in 0..<original.count where narrowed[i].bitPattern != source[i].bitPattern {
-                        // NaN payloads aside, a difference means the value did not fit.
-                        if !(narrowed[i].isNaN && source[i].isNaN) { return false }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, matrix.columns)) { row in
+                    for r in 0..<matrix.rows {
+                        matrix.dequantize(row: r, into: row.baseAddress!)
+                        for c in 0..<matrix.columns {
+                            let value = source[transposed ? c * matrix.rows + r : r * matrix.columns + c]
+                            // NaN payloads aside, a difference means the value did not fit.
+                            if row[c].bitPattern != value.bitPattern && !(row[c].isNaN && value.isNaN) { return false }
+                        }
                     }
                     return true
                 }
