@@ -76,22 +76,11 @@ enum Elementwise {
     static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
         let full = count & ~7, rest = count - full
-        var max8 = V(repeating: -.infinity)
-        var i = 0
-        while i < full {
-            let v = VectorMath.load(x + i)
-            max8 = max8.replacing(with: v, where: v .> max8)
-            i += 8
-        }
-        if rest > 0 {
-            let v = VectorMath.loadPartial(x + full, count: rest, fill: -.infinity)
-            max8 = max8.replacing(with: v, where: v .> max8)
-        }
-        let top = V(repeating: VectorMath.max(max8))
+        let top = V(repeating: rowMax(x, count: count).max)
         // Two-level sum (blocks of 512 added into a running total) keeps a long row's sum within a
         // few ulps instead of letting each lane's rounding error grow with the row length.
         var sum8 = V()
-        i = 0
+        var i = 0
         while i < full {
             var block = V()
             let end = min(full, i + 512)
@@ -126,6 +115,31 @@ enum Elementwise {
     static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
         guard count > 0 else { return -.infinity }
         let full = count & ~7, rest = count - full
+        let (top, nan) = rowMax(x, count: count)
+        if nan { return .nan }
+        guard top.isFinite else { return Double(top) }
+        let top8 = V(repeating: top)
+        var total = 0.0
+        var i = 0
+        while i < full {
+            var block = V()
+            let end = min(full, i + 512)
+            while i < end {
+                block += VectorMath.exp(VectorMath.load(x + i) - top8)
+                i += 8
+            }
+            total += Double(VectorMath.sum(block))
+        }
+        if rest > 0 {
+            total += Double(VectorMath.sum(VectorMath.exp(VectorMath.loadPartial(x + full, count: rest, fill: -.infinity) - top8)))
+        }
+        return Double(top) + Foundation.log(total)
+    }
+
+    /// The largest of x[count] (NaN ignored; −inf when there is nothing else) and whether any was NaN.
+    @inline(__always)
+    static func rowMax(_ x: UnsafePointer<Float>, count: Int) -> (max: Float, hasNaN: Bool) {
+        let full = count & ~7, rest = count - full
         var max8 = V(repeating: -.infinity)
         var nan = false
         var i = 0
@@ -140,25 +154,7 @@ enum Elementwise {
             nan = nan || any(v .!= v)
             max8 = max8.replacing(with: v, where: v .> max8)
         }
-        if nan { return .nan }
-        let top = VectorMath.max(max8)
-        guard top.isFinite else { return Double(top) }
-        let top8 = V(repeating: top)
-        var total = 0.0
-        i = 0
-        while i < full {
-            var block = V()
-            let end = min(full, i + 512)
-            while i < end {
-                block += VectorMath.exp(VectorMath.load(x + i) - top8)
-                i += 8
-            }
-            total += Double(VectorMath.sum(block))
-        }
-        if rest > 0 {
-            total += Double(VectorMath.sum(VectorMath.exp(VectorMath.loadPartial(x + full, count: rest, fill: -.infinity) - top8)))
-        }
-        return Double(top) + Foundation.log(total)
+        return (VectorMath.max(max8), nan)
     }
 
     /// Applies `f` to x[count] eight lanes at a time (the last partial vector padded with zeros).
