@@ -293,16 +293,7 @@ private struct Cases {
         let nHead = 12, headDim = 64, width = 768, capacity = 1024
         let bytes = 2 * nHead * capacity * headDim * 4
         let copies = max(2, (256 << 20) / bytes + 1)
-        var memory: [AlignedMemory] = []
-        func huge(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-            guard getenv("LMD_HUGE_KV") != nil else { return p }
-            let m = AlignedMemory(bytes: nHead * capacity * headDim * 4)
-            memory.append(m)
-            let q = m.base.bindMemory(to: Float.self, capacity: nHead * capacity * headDim)
-            q.update(from: p, count: nHead * capacity * headDim)
-            return q
-        }
-        let caches = (0..<copies).map { (huge(Self.buffer(nHead * capacity * headDim, seed: 20 + $0)), huge(Self.buffer(nHead * capacity * headDim, seed: 40 + $0))) }
+        let caches = (0..<copies).map { (Self.buffer(nHead * capacity * headDim, seed: 20 + $0), Self.buffer(nHead * capacity * headDim, seed: 40 + $0)) }
         let q = Self.buffer(width, seed: 4)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: width)
         let perCall = time { call in
@@ -312,7 +303,7 @@ private struct Cases {
         }
         report("attention T=1 past=\(past) from memory", perCall, flops: 4.0 * Double((past + 1) * nHead * headDim),
                bytes: Double(2 * (past + 1) * width * 4))
-        if memory.isEmpty { caches.forEach { $0.0.deallocate(); $0.1.deallocate() } }
+        caches.forEach { $0.0.deallocate(); $0.1.deallocate() }
         [q, out].forEach { $0.deallocate() }
     }
 
