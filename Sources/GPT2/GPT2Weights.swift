@@ -139,7 +139,7 @@ public final class GPT2Weights: @unchecked Sendable {
     public static func random(config: GPT2Config, seed: UInt64, std: Float = 0.02) -> GPT2Weights {
         let c = max(0, config.nEmbd), v = max(0, config.vocabSize), p = max(0, config.nPositions)
         let buffer = FloatBuffer(count: max(0, config.parameterCount))
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         // Uniform on [-a, a] has standard deviation a/√3.
         let amplitude = std * Float(3).squareRoot()
         var offset = 0
@@ -164,24 +164,5 @@ public final class GPT2Weights: @unchecked Sendable {
         return GPT2Weights(
             config: config, wte: wte, wpe: wpe, layers: layers, lnfWeight: lnfWeight, lnfBias: lnfBias,
             lmHead: lmHead, dtype: "float32", isZeroCopy: false, source: "random", owners: [buffer])
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64), so that random weights are the same everywhere.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform on [-1, 1).
-    mutating func nextSymmetricUnit() -> Float {
-        Float(next() >> 40) * 0x1p-23 - 1
     }
 }

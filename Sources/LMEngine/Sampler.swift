@@ -1,24 +1,5 @@
 import Foundation
-
-/// SplitMix64: a tiny, well-mixed generator whose sequence depends only on its seed, so that the same
-/// seed gives the same tokens on every machine and release.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// A generator started from `seed`.
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform Double in [0, 1) from the top 53 bits.
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-}
+import GPT2
 
 /// Picks the next token from a row of logits: argmax when the temperature is 0, otherwise a draw from
 /// the softmax of logits / temperature restricted by top-k and then top-p (as HF's warpers order them).

@@ -1,4 +1,5 @@
 import Foundation
+import GPT2
 
 /// Deterministic prompts: English words drawn by a seeded generator, so that every run of lmbench (and
 /// the comparison scripts reading its prompt file) sees the same text, and "fresh" prompts never repeat
@@ -23,10 +24,10 @@ struct PromptSource {
         against top turned learn point city play toward five using himself usually river morning garden
         """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
 
-    private var state: UInt64
+    private var generator: SeededGenerator
 
     /// A source whose sequence of prompts is fixed by `seed`.
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
 
     /// One word, without spaces.
     mutating func word() -> String {
@@ -50,12 +51,5 @@ struct PromptSource {
         return text
     }
 
-    /// SplitMix64: fast and good enough for picking words.
-    private mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private mutating func next() -> UInt64 { generator.next() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GPT2
 import LMTokenizer
 
 /// `lmbench tokenizer [FILE] [--tokenizer DIR]`: encoding speed of the GPT-2 tokenizer on about 1 MB of
@@ -134,7 +135,7 @@ private enum Prose {
     private static let endings = ["", "", "", "s", "ed", "ing", "ly", "tion", "er", "ment"]
 
     static func generate(bytes: Int, seed: UInt64) -> String {
-        var rng = SplitMix64(state: seed)
+        var rng = SeededGenerator(seed: seed)
         let vocabulary = (0..<40_000).map { _ in made(&rng) }
         var out = ""
         out.reserveCapacity(bytes + 100)
@@ -173,23 +174,12 @@ private enum Prose {
         return out
     }
 
-    private static func made(_ rng: inout SplitMix64) -> String {
+    private static func made(_ rng: inout SeededGenerator) -> String {
         var word = ""
         for _ in 0..<(1 + Int(rng.next() % 3)) {
             word += onsets[Int(rng.next() % UInt64(onsets.count))] + vowels[Int(rng.next() % UInt64(vowels.count))]
                 + codas[Int(rng.next() % UInt64(codas.count))]
         }
         return word + endings[Int(rng.next() % UInt64(endings.count))]
-    }
-
-    private struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

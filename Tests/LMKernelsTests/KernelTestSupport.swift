@@ -1,18 +1,9 @@
+import TestSupport
 import XCTest
 @testable import LMKernels
 
-/// A small seeded generator (SplitMix64) so every run sees the same "random" inputs.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator (SplitMix64) every test target shares, so every run sees the same inputs.
+typealias SeededRandom = FuzzRandom
 
 /// A float buffer that deliberately starts one float past a 64-byte boundary (so never 32-byte
 /// aligned), with guard values on both sides to catch writes out of bounds.

@@ -6,24 +6,12 @@ import XCTest
 /// Seeded random checks: lossless round trips, offsets, the fast merge against the reference one, the
 /// cache against no cache, and threads against one thread.
 final class TokenizerPropertyTests: XCTestCase {
-    /// SplitMix64: a small seeded generator so failures reproduce.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let pieces = [" ", "  ", "\t", "\n", "\r\n", "\u{A0}", "\u{200B}", "\u{85}", "\u{3000}", "'", "'s", "'ll",
                          "a", "Z", "é", "e\u{301}", "\u{301}", "ß", "日本語", "ｶﾀｶﾅ", "1", "42", "²", "½", "!", "?!", "…",
                          "😀", "👩\u{200D}👩\u{200D}👧", "🇫🇷", "👍🏽", "Ωμέγα", "привет", "مرحبا", "한국어", "\u{FEFF}",
                          "\u{1D400}", " the", "word", "<|endoftext|>", "<|", "\0", "\u{7F}"]
 
-    static func randomString(_ rng: inout SeededGenerator) -> String {
+    static func randomString(_ rng: inout FuzzRandom) -> String {
         var s = ""
         for _ in 0..<Int.random(in: 0...30, using: &rng) {
             if Int.random(in: 0..<10, using: &rng) < 8 {
@@ -37,7 +25,7 @@ final class TokenizerPropertyTests: XCTestCase {
 
     func testRandomStringsRoundTripExactly() throws {
         let tokenizer = try TokenizerFixtures.tokenizer()
-        var rng = SeededGenerator(state: 20_261_130)
+        var rng = FuzzRandom(seed: 20_261_130)
         for i in 0..<2_000 {
             let text = Self.randomString(&rng)
             for (prefix, split) in [(false, false), (true, true)] {
@@ -57,7 +45,7 @@ final class TokenizerPropertyTests: XCTestCase {
 
     func testHeapMergeEqualsReferenceMerge() throws {
         let tokenizer = try TokenizerFixtures.tokenizer()
-        var rng = SeededGenerator(state: 7)
+        var rng = FuzzRandom(seed: 7)
         let alphabet = Array("aeinorst ththeingion0123456789.,-*=".utf8) + Array("éü日😀".utf8)
         for _ in 0..<300 {
             let length = Int.random(in: 2...200, using: &rng)
@@ -82,7 +70,7 @@ final class TokenizerPropertyTests: XCTestCase {
 
     func testWarmCacheGivesTheSameIdsAsCold() throws {
         let tokenizer = try GPT2Tokenizer.load(directory: Fixtures.tinyModel)
-        var rng = SeededGenerator(state: 99)
+        var rng = FuzzRandom(seed: 99)
         let text = (0..<300).map { _ in Self.randomString(&rng) }.joined(separator: " ")
         tokenizer.clearCache()
         XCTAssertEqual(tokenizer.cachedWordCount, 0)
@@ -95,7 +83,7 @@ final class TokenizerPropertyTests: XCTestCase {
 
     func testConcurrentEncodingAgreesWithSerial() throws {
         let tokenizer = try TokenizerFixtures.tokenizer()
-        var rng = SeededGenerator(state: 5)
+        var rng = FuzzRandom(seed: 5)
         let texts = (0..<64).map { _ in (0..<20).map { _ in Self.randomString(&rng) }.joined() }
         tokenizer.clearCache()
         var results = [[Int]](repeating: [], count: texts.count)
